@@ -1,0 +1,1 @@
+"""producers: carrier scans and seller dispatches into Kafka."""

@@ -1,0 +1,1 @@
+"""sinks: shipment history, state and alerts into ClickHouse."""

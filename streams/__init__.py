@@ -1,0 +1,1 @@
+"""streams: the Faust app joining scans and dispatches into per-shipment state."""
