@@ -1,0 +1,41 @@
+"""Names of the Kafka topics that connect the components, and what each carries.
+
+Components receive a :class:`TopicNames` in their config; the shell's topic spec
+(``tracecode.topics``) decides partitions, retention and cleanup for each name. The ``.v1``
+suffix is the topic generation: a change that cannot be made in place (a partition count that
+would break co-partitioning, an incompatible contract) moves to ``.v2`` topics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """The topic names tracecode reads and writes."""
+
+    scans: str = "tracecode.carrier-scans.v1"
+    """Carrier scan events (``io.tracecode.CarrierScan``), keyed by canonical code."""
+    dispatches: str = "tracecode.seller-dispatches.v1"
+    """Seller dispatch events (``io.tracecode.SellerDispatch``), keyed by canonical code;
+    co-partitioned with ``scans``."""
+    status: str = "tracecode.shipment-status.v1"
+    """Status changes (``io.tracecode.ShipmentStatusChanged``), compacted, keyed by code."""
+    history: str = "tracecode.shipment-history.v1"
+    """Accepted events with context (``io.tracecode.ShipmentHistoryRecord``), keyed by code."""
+    alerts: str = "tracecode.shipment-alerts.v1"
+    """Shipment alerts (``io.tracecode.ShipmentAlert``), keyed by code."""
+    dead_letters: str = "tracecode.dead-letters.v1"
+    """Input records that could not be decoded or validated (``io.tracecode.DeadLetter``)."""
+
+    def with_prefix(self, prefix: str) -> TopicNames:
+        """The same topics under ``prefix`` (e.g. one isolated set per test run)."""
+        return TopicNames(
+            scans=prefix + self.scans,
+            dispatches=prefix + self.dispatches,
+            status=prefix + self.status,
+            history=prefix + self.history,
+            alerts=prefix + self.alerts,
+            dead_letters=prefix + self.dead_letters,
+        )
