@@ -8,6 +8,7 @@ not capture input, and is refused with a hint.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +27,22 @@ EVENT_TYPES = frozenset(
 """The event types of EPCIS 2.0 (others may be defined as extensions, named by a URI)."""
 
 JsonObject = dict[str, Any]
+
+_EPCIS_CONTEXT = re.compile(
+    r"https://ref\.gs1\.org/standards/epcis/(?:2\.\d+\.\d+/)?epcis-context\.jsonld"
+    r"|https://gs1\.github\.io/EPCIS/epcis-context\.jsonld"
+)
+
+
+def is_epcis_context(url: str) -> bool:
+    """Whether ``url`` names the EPCIS 2.x JSON-LD context (current, versioned or draft)."""
+    return _EPCIS_CONTEXT.fullmatch(url) is not None
+
+
+def context_entries(value: Any) -> list[str | JsonObject]:
+    """A ``@context`` value as a list of its URIs and objects (other entries dropped)."""
+    entries = value if isinstance(value, list) else [value]
+    return [entry for entry in entries if isinstance(entry, str | dict)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +64,16 @@ class CaptureInput:
         events = body.get("eventList") if isinstance(body, dict) else None
         return events if isinstance(events, list) else []
 
-    def event_path(self, index: int) -> str:
-        """Where event ``index`` sits in the input, for messages about the input as a whole."""
-        return "" if self.kind == "event" else f"epcisBody.eventList[{index}]"
+    @property
+    def context(self) -> list[str | JsonObject]:
+        """The input's top-level ``@context`` as a list."""
+        return context_entries(self.body.get("@context"))
+
+    def event_context(self, event: JsonObject) -> list[str | JsonObject]:
+        """The JSON-LD context in force for ``event``: the input's, then the event's own."""
+        if self.kind == "event" or "@context" not in event:
+            return self.context
+        return [*self.context, *context_entries(event["@context"])]
 
     def indexed_events(self) -> Iterator[tuple[int, JsonObject]]:
         """``(index, event)`` for every event that is a JSON object."""

@@ -25,6 +25,8 @@ from typing import Any
 
 from pyld import jsonld
 
+from producers.epcis.document import is_epcis_context
+
 # The package's context.py puts site-packages first on sys.path (a leftover of running from a
 # checkout); restore the order so that imports elsewhere are unaffected.
 _saved_path = list(sys.path)
@@ -33,15 +35,9 @@ from epcis_event_hash_generator.file_document_loader import file_document_loader
 
 sys.path[:] = _saved_path
 
-EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-"""The EPCIS 2.0 JSON-LD context, bundled with the hash package."""
-_EPCIS_CONTEXT_ALIASES = frozenset(
-    {
-        EPCIS_CONTEXT,
-        "https://ref.gs1.org/standards/epcis/epcis-context.jsonld",
-        "https://gs1.github.io/EPCIS/epcis-context.jsonld",
-    }
-)
+_BUNDLED_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+"""The EPCIS 2.0 JSON-LD context the hash package bundles; every EPCIS 2.x context URL is read
+as this one (they define the same terms)."""
 
 
 class EventHashError(ValueError):
@@ -74,13 +70,13 @@ def _offline(context: Sequence[str | dict[str, Any]]) -> list[str | dict[str, An
     for entry in context:
         if isinstance(entry, dict):
             kept.append(entry)
-        elif entry in _EPCIS_CONTEXT_ALIASES:
-            kept.append(EPCIS_CONTEXT if "ref.gs1.org" in entry else entry)
+        elif is_epcis_context(entry):
+            kept.append(_BUNDLED_CONTEXT)
     return kept
 
 
 def _load_bundled(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    if url not in _EPCIS_CONTEXT_ALIASES:
+    if url != _BUNDLED_CONTEXT:
         raise ValueError(f"remote JSON-LD context {url} is not fetched during capture")
     document: dict[str, Any] = _bundled_loader(url, options or {})
     return document
