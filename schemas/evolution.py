@@ -58,13 +58,16 @@ def check_compatible(old: Schema, new: Schema, subject: str = "schema") -> None:
 
 
 def check_releases(registry: SchemaRegistry | None = None) -> int:
-    """Check every record type's releases: each against the previous one both ways, and the
-    current one as reader of each older one. Returns the number of pairs checked; raises
-    :class:`IncompatibleSchemaError` on the first incompatible pair."""
+    """Check every record type's releases: each against the previous one both ways (unchanged
+    schemas included), and the current one as reader of each older one.
+
+    Returns the number of pairs checked; raises :class:`IncompatibleSchemaError` on the first
+    incompatible pair.
+    """
     registry = registry or default_registry()
     checked = 0
     for record_type in RecordType:
-        versions = registry.versions(record_type)
+        versions = registry.per_release(record_type)
         current = versions[-1]
         for old, new in pairwise(versions):
             check_compatible(

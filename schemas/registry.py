@@ -14,6 +14,7 @@ defaults and aliases, so a record unchanged between releases keeps its fingerpri
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,8 +61,10 @@ class SchemaRegistry:
         self.releases: tuple[str, ...] = tuple(name for _, name in releases)
         """Release names, oldest first."""
         self._versions: dict[RecordType, list[SchemaVersion]] = {rt: [] for rt in RecordType}
+        self._per_release: dict[RecordType, list[SchemaVersion]] = {rt: [] for rt in RecordType}
         self._by_fingerprint: dict[bytes, SchemaVersion] = {}
         for release in self.releases:
+            _check_file_names(root / release)
             for record_type in RecordType:
                 path = root / release / f"{record_type.value}.avsc"
                 if path.exists():
@@ -79,13 +82,15 @@ class SchemaRegistry:
             raise TypeError(f"{path} must hold a record schema, found {schema!r:.80}")
         canonical = to_parsing_canonical_form(schema)
         fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+        this_release = SchemaVersion(record_type, release, schema, canonical, fp)
+        self._per_release[record_type].append(this_release)
         versions = self._versions[record_type]
         if versions and versions[-1].fingerprint == fp:
             # Unchanged since the previous release: one entry, but the newest file's docs and
             # defaults (which the canonical form ignores) are the ones in use.
             versions[-1] = SchemaVersion(record_type, versions[-1].release, schema, canonical, fp)
         else:
-            versions.append(SchemaVersion(record_type, release, schema, canonical, fp))
+            versions.append(this_release)
         self._by_fingerprint[fp] = versions[-1]
 
     @property
@@ -101,6 +106,12 @@ class SchemaRegistry:
         """Every distinct released schema of ``record_type``, oldest first."""
         return tuple(self._versions[record_type])
 
+    def per_release(self, record_type: RecordType) -> tuple[SchemaVersion, ...]:
+        """``record_type``'s schema in each release that has it, oldest first, unchanged ones
+        included (the evolution guard compares these: a change of logical type or default keeps
+        the fingerprint but may still break readers)."""
+        return tuple(self._per_release[record_type])
+
     def by_fingerprint(self, fp: bytes) -> SchemaVersion | None:
         """The released schema with fingerprint ``fp`` (8 bytes, wire order), if any."""
         return self._by_fingerprint.get(fp)
@@ -110,6 +121,17 @@ class SchemaRegistry:
 
     def __len__(self) -> int:
         return len(self._by_fingerprint)
+
+
+def _check_file_names(folder: Path) -> None:
+    # fastavro's load_schema finds named types by file name and crashes the interpreter on a
+    # reference it cannot resolve, so a mismatch must be caught before it loads anything.
+    for path in folder.glob("*.avsc"):
+        schema = json.loads(path.read_text())
+        name = schema.get("name", "") if isinstance(schema, dict) else ""
+        full = name if "." in name else f"{schema.get('namespace', '')}.{name}"
+        if full != path.stem:
+            raise ValueError(f"{path} defines {full!r}: the file must be named {full}.avsc")
 
 
 @cache
