@@ -37,12 +37,12 @@ A bad code raises :class:`~schemas.errors.InvalidCodeError` whose ``rule`` names
 ``gtin-check-digit``, ``serial-length``, ``serial-charset``, ``digital-link-syntax``,
 ``digital-link-key``, ``digital-link-serial``, ``sgtin-syntax``, ``unsupported-form``.
 
-Libraries: Digital Link URIs are parsed by biip (GS1's application identifier table, Digital
-Link path grammar, percent-decoding, GTIN padding) and SGTIN URNs converted by epcpy (the EPC
-Tag Data Standard's URN grammar and GTIN construction); both are maintained, typed and
-dependency-free, and epcpy is what EPCIS capture uses for its other EPC schemes. Our own code is
-limited to detecting the form, naming the broken rule, and the canonical form. ISO 7064 comes
-from python-stdnum; the GS1 company prefix length for SGTIN URNs from biip's GS1 prefix table.
+Libraries: Digital Link URIs are parsed by biip (maintained, typed, dependency-free: GS1's
+application identifier table, the Digital Link path grammar, percent-decoding, GTIN padding) and
+the GS1 company prefix length for SGTIN URNs comes from biip's GS1 prefix table; the ISO 7064
+check character from python-stdnum. SGTIN URNs are parsed here: epcpy was evaluated, but it
+crashes with a bare ValueError on some valid escapes (``%3C:``) and the conversion is a few lines
+(indicator digit + company prefix + item reference + check digit).
 """
 
 from __future__ import annotations
@@ -56,8 +56,6 @@ from biip import ParseError
 from biip.checksums import gs1_standard_check_digit
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gtin import Gtin
-from epcpy.epc_schemes.sgtin import SGTIN
-from epcpy.utils.common import ConvertException
 from stdnum.iso7064 import mod_37_36
 
 from schemas.errors import InvalidCodeError
@@ -71,8 +69,10 @@ _CANONICAL_GS1 = re.compile(r"\(01\)([0-9]{14})\(21\)(.*)", re.DOTALL)
 _DIGITS = re.compile(r"[0-9]+")
 _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SGTIN_PREFIX = "urn:epc:id:sgtin:"
-# The characters an EPC URN must %-escape in a serial (Tag Data Standard, GS3A3).
+# The characters an EPC URN must %-escape in a serial (Tag Data Standard, GS3A3), and what a
+# URN serial may hold: the other CSET 82 characters as they are, anything as a %-escape.
 _URN_ESCAPES = {char: f"%{ord(char):02X}" for char in '"%&/<>?'}
+_URN_SERIAL = re.compile(r"(?:[A-Za-z0-9_.:;=!'()*+,-]|%[0-9A-Fa-f]{2})+")
 
 
 class CodeKind(StrEnum):
@@ -177,15 +177,16 @@ def _parse_canonical_gs1(text: str, stripped: str) -> TraceCode:
 
 
 def _parse_digital_link(text: str, stripped: str) -> TraceCode:
+    # Check the GTIN and serial segments first so their errors name the precise rule; biip then
+    # checks the path grammar (primary key, qualifier order, other AIs' formats).
+    path = stripped.split("?", 1)[0].split("#", 1)[0]
+    for ai, check in (("01", normalize_gtin), ("21", check_serial)):
+        segments = re.findall(rf"/{ai}/([^/]*)", path)
+        if segments:
+            check(unquote(segments[-1]), text=text)
     try:
         link = GS1DigitalLinkURI.parse(stripped)
     except ParseError as exc:
-        # Name the serial or GTIN rule when that is what broke, not just "syntax".
-        path = stripped.split("?", 1)[0].split("#", 1)[0]
-        for ai, check in (("01", normalize_gtin), ("21", check_serial)):
-            segment = re.search(rf"/{ai}/([^/]*)", path)
-            if segment is not None:
-                check(unquote(segment.group(1)), text=text)
         raise InvalidCodeError(text, "digital-link-syntax", str(exc)) from None
     values = {element.ai.ai: element for element in link.element_strings}
     gtin = values.get("01")
@@ -195,8 +196,6 @@ def _parse_digital_link(text: str, stripped: str) -> TraceCode:
             "digital-link-key",
             "the Digital Link does not identify a trade item (its primary key is not /01/ GTIN)",
         )
-    if gtin.gtin_error is not None:
-        raise InvalidCodeError(text, "gtin-check-digit", gtin.gtin_error)
     serial = values.get("21")
     if serial is None:
         raise InvalidCodeError(
@@ -225,12 +224,18 @@ def _parse_sgtin_urn(text: str, stripped: str) -> TraceCode:
             f"company prefix ({len(company)} digits, 6-12 allowed) and indicator + item "
             f"reference ({len(item)} digits) must have 13 digits together",
         )
+    if not _URN_SERIAL.fullmatch(escaped_serial):
+        serial = unquote(escaped_serial)
+        check_serial(serial, text=text)  # names the rule when the serial itself is bad
+        raise InvalidCodeError(
+            text,
+            "sgtin-syntax",
+            f'serial {escaped_serial!r}: " % & / < > ? must be %-escaped in an EPC URN',
+        )
     serial = check_serial(unquote(escaped_serial), text=text)
-    try:
-        gtin = SGTIN(_SGTIN_PREFIX + stripped[len(_SGTIN_PREFIX) :]).gtin()
-    except ConvertException as exc:
-        raise InvalidCodeError(text, "sgtin-syntax", str(exc)) from None
-    return sgtin_code(gtin, serial, text=text)
+    # GTIN-14: indicator digit, company prefix, rest of the item reference, check digit.
+    body = item[0] + company + item[1:]
+    return sgtin_code(body + str(gs1_standard_check_digit(body)), serial, text=text)
 
 
 def normalize_gtin(gtin: str, *, text: str | None = None) -> str:
