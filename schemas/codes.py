@@ -133,6 +133,8 @@ def parse_code(
         return _parse_digital_link(text, stripped)
     if stripped[: len(_SGTIN_PREFIX)].lower() == _SGTIN_PREFIX:
         return _parse_sgtin_urn(text, stripped)
+    if stripped.startswith("(01)"):
+        return _parse_canonical_gs1(text, stripped)
     if head.startswith("urn:") or "://" in stripped:
         raise InvalidCodeError(
             text,
@@ -140,8 +142,6 @@ def parse_code(
             "only EPC SGTIN URNs (urn:epc:id:sgtin:...) and http(s) GS1 Digital Link URIs "
             "are accepted as URIs",
         )
-    if stripped.startswith("(01)"):
-        return _parse_canonical_gs1(text, stripped)
     return _parse_marketplace(text, stripped, marketplace)
 
 
