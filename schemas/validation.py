@@ -23,6 +23,7 @@ from schemas.codes import (
     DEFAULT_MARKETPLACE_FORMAT,
     CodeKind,
     MarketplaceFormat,
+    TraceCode,
     check_serial,
     normalize_gtin,
     parse_code,
@@ -60,7 +61,7 @@ class _Rules:
         if value is not None and not value.strip():
             raise self.fail(path + field, "non-empty", "must not be empty or blank")
 
-    def code(self, record: Mapping[str, Any], field: str = "code") -> CodeKind:
+    def code(self, record: Mapping[str, Any], field: str = "code") -> TraceCode:
         value = record[field]
         try:
             parsed = parse_code(value, marketplace=self.marketplace)
@@ -70,7 +71,7 @@ class _Rules:
             raise self.fail(
                 field, "canonical-code", f"{value!r} is not canonical; write {parsed.canonical!r}"
             )
-        return parsed.kind
+        return parsed
 
     def country(self, value: str | None, field: str) -> None:
         if value is not None and value not in COUNTRIES:
@@ -181,7 +182,7 @@ def _carrier_scan(record: Mapping[str, Any], rules: _Rules) -> None:
 def _seller_dispatch(record: Mapping[str, Any], rules: _Rules) -> None:
     for field in ("event_id", "order_id", "seller_id", "tracking_number"):
         rules.non_empty(record, field)
-    kind = rules.code(record)
+    code = rules.code(record)
     product = record["product"]
     rules.non_empty(product, "sku", "product.")
     rules.gtin(product["gtin"], "product.gtin")
@@ -204,14 +205,13 @@ def _seller_dispatch(record: Mapping[str, Any], rules: _Rules) -> None:
                     "digital-link-matches-product",
                     f"the link's {part} {getattr(link, part)!r} differs from {product[part]!r}",
                 )
-    if kind is CodeKind.SGTIN and product["gtin"] is not None:
-        code = parse_code(record["code"])
-        if code.gtin != product["gtin"]:
-            raise rules.fail(
-                "product.gtin",
-                "code-matches-product",
-                f"the code is GTIN {code.gtin}, the product {product['gtin']}",
-            )
+    gtin = product["gtin"]
+    if code.kind is CodeKind.SGTIN and gtin is not None and code.gtin != gtin:
+        raise rules.fail(
+            "product.gtin",
+            "code-matches-product",
+            f"the code is GTIN {code.gtin}, the product {gtin}",
+        )
     if record["quantity"] < 1:
         raise rules.fail("quantity", "quantity-positive", f"{record['quantity']} < 1")
     rules.offset(record, "dispatch_utc_offset_minutes")
