@@ -39,6 +39,7 @@ from schemas.records import (
     SellerDispatch,
     ShipmentAlert,
     ShipmentHistoryRecord,
+    ShipmentState,
     ShipmentStatusChanged,
 )
 from schemas.registry import SchemaRegistry, default_registry
@@ -153,6 +154,8 @@ def codec_for(
 def codec_for(record_type: Literal[RecordType.SHIPMENT_ALERT]) -> Codec[ShipmentAlert]: ...
 @overload
 def codec_for(record_type: Literal[RecordType.DEAD_LETTER]) -> Codec[DeadLetter]: ...
+@overload
+def codec_for(record_type: Literal[RecordType.SHIPMENT_STATE]) -> Codec[ShipmentState]: ...
 @overload
 def codec_for(record_type: RecordType) -> Codec[Any]: ...
 def codec_for(record_type: RecordType) -> Codec[Any]:

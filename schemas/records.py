@@ -22,6 +22,8 @@ class RecordType(StrEnum):
     SHIPMENT_HISTORY_RECORD = "io.tracecode.ShipmentHistoryRecord"
     SHIPMENT_ALERT = "io.tracecode.ShipmentAlert"
     DEAD_LETTER = "io.tracecode.DeadLetter"
+    SHIPMENT_STATE = "io.tracecode.ShipmentState"
+    """The streams worker's table value (on its changelog topic); no component reads it."""
 
     @property
     def short_name(self) -> str:
@@ -211,6 +213,47 @@ class DeadLetter(TypedDict):
     failed_at: datetime
 
 
+class ScanFold(TypedDict):
+    """``io.tracecode.ScanFold``: the fold of the scans a shipment state no longer keeps."""
+
+    last_event_time: datetime
+    last_event_id: str
+    last_scan: CarrierScan
+    sub_status: str | None
+    first_scan_at: datetime
+    delivered_at: datetime | None
+    tracking_numbers: list[str]
+    clone_rules: list[str]
+    scan_count: int
+
+
+class ShipmentState(TypedDict):
+    """``io.tracecode.ShipmentState``: the streams worker's per-shipment state."""
+
+    code: str
+    dispatch: SellerDispatch | None
+    dispatch_event_ids: list[str]
+    scans: list[CarrierScan]
+    evicted: ScanFold | None
+    retracted_event_ids: list[str]
+    status: str
+    sub_status: str
+    status_version: int
+    carrier: str | None
+    tracking_number: str | None
+    location: Location | None
+    first_scan_at: datetime | None
+    last_scan_at: datetime | None
+    delivered_at: datetime | None
+    scan_count: int
+    tracking_numbers: list[str]
+    clone_rules: list[str]
+    last_event_time: datetime | None
+    expired_at: datetime | None
+    alerted: list[str]
+    updated_at: datetime
+
+
 RECORD_CLASSES: dict[RecordType, type] = {
     RecordType.CARRIER_SCAN: CarrierScan,
     RecordType.SELLER_DISPATCH: SellerDispatch,
@@ -218,5 +261,6 @@ RECORD_CLASSES: dict[RecordType, type] = {
     RecordType.SHIPMENT_HISTORY_RECORD: ShipmentHistoryRecord,
     RecordType.SHIPMENT_ALERT: ShipmentAlert,
     RecordType.DEAD_LETTER: DeadLetter,
+    RecordType.SHIPMENT_STATE: ShipmentState,
 }
 """The TypedDict of each record type."""

@@ -314,6 +314,25 @@ def _dead_letter(record: Mapping[str, Any], rules: _Rules) -> None:
     rules.aware(record, "timestamp", "failed_at")
 
 
+def _shipment_state(record: Mapping[str, Any], rules: _Rules) -> None:
+    rules.code(record)
+    rules.status_pair(record["status"], record["sub_status"], "sub_status")
+    for field in ("status_version", "scan_count"):
+        if record[field] < 0:
+            raise rules.fail(field, "non-negative", f"{record[field]} < 0")
+    rules.carrier(record["carrier"], "carrier")
+    rules.location(record["location"], "location")
+    rules.aware(
+        record,
+        "first_scan_at",
+        "last_scan_at",
+        "delivered_at",
+        "last_event_time",
+        "expired_at",
+        "updated_at",
+    )
+
+
 _VALIDATORS: dict[RecordType, Callable[[Mapping[str, Any], _Rules], None]] = {
     RecordType.CARRIER_SCAN: _carrier_scan,
     RecordType.SELLER_DISPATCH: _seller_dispatch,
@@ -321,6 +340,7 @@ _VALIDATORS: dict[RecordType, Callable[[Mapping[str, Any], _Rules], None]] = {
     RecordType.SHIPMENT_HISTORY_RECORD: _history_record,
     RecordType.SHIPMENT_ALERT: _alert,
     RecordType.DEAD_LETTER: _dead_letter,
+    RecordType.SHIPMENT_STATE: _shipment_state,
 }
 
 

@@ -17,6 +17,7 @@ from schemas.records import (
     SellerDispatch,
     ShipmentAlert,
     ShipmentHistoryRecord,
+    ShipmentState,
     ShipmentStatusChanged,
 )
 from schemas.registry import AVRO_ROOT
@@ -186,6 +187,48 @@ def dead_letter() -> DeadLetter:
     }
 
 
+def shipment_state() -> ShipmentState:
+    scan = carrier_scan()
+    return {
+        "code": CODE,
+        "dispatch": {
+            **seller_dispatch(),
+            "code": CODE,
+            "product": {"sku": "SKU-RED-42", "gtin": None, "serial": None, "digital_link": None},
+        },
+        "dispatch_event_ids": ["mp:order-991:dispatch"],
+        "scans": [scan],
+        "evicted": {
+            "last_event_time": T0 - timedelta(hours=6),
+            "last_event_id": "cainiao:LP00123456789CN:0000",
+            "last_scan": {**scan, "event_time": T0 - timedelta(hours=6), "sub_status": "PICKED_UP"},
+            "sub_status": "PICKED_UP",
+            "first_scan_at": T0 - timedelta(hours=6),
+            "delivered_at": None,
+            "tracking_numbers": ["cainiao|LP00123456789CN"],
+            "clone_rules": [],
+            "scan_count": 1,
+        },
+        "retracted_event_ids": [],
+        "status": "IN_TRANSIT",
+        "sub_status": "DEPARTED_FACILITY",
+        "status_version": 3,
+        "carrier": "cainiao",
+        "tracking_number": "LP00123456789CN",
+        "location": scan["location"],
+        "first_scan_at": T0 - timedelta(hours=6),
+        "last_scan_at": T0,
+        "delivered_at": None,
+        "scan_count": 2,
+        "tracking_numbers": ["cainiao|LP00123456789CN"],
+        "clone_rules": [],
+        "last_event_time": T0,
+        "expired_at": None,
+        "alerted": [],
+        "updated_at": T0 + timedelta(seconds=5),
+    }
+
+
 SAMPLES: dict[RecordType, Callable[[], Any]] = {
     RecordType.CARRIER_SCAN: carrier_scan,
     RecordType.SELLER_DISPATCH: seller_dispatch,
@@ -193,6 +236,7 @@ SAMPLES: dict[RecordType, Callable[[], Any]] = {
     RecordType.SHIPMENT_HISTORY_RECORD: history_record,
     RecordType.SHIPMENT_ALERT: alert,
     RecordType.DEAD_LETTER: dead_letter,
+    RecordType.SHIPMENT_STATE: shipment_state,
 }
 
 
