@@ -224,6 +224,37 @@ def _dead_letter(rng: random.Random, i: int) -> dict[str, Any]:
     }
 
 
+def _state(rng: random.Random, i: int) -> dict[str, Any]:
+    scans = sorted(
+        (_scan(rng, i) for _ in range(rng.randint(3, 10))), key=lambda s: s["event_time"]
+    )
+    last = scans[-1]
+    return {
+        "code": last["code"],
+        "dispatch": {**_dispatch(rng, i), "code": last["code"]},
+        "dispatch_event_ids": [f"mp:order-{i}:dispatch"],
+        "scans": scans,
+        "evicted": None,
+        "retracted_event_ids": [],
+        "status": last["status"],
+        "sub_status": last["sub_status"],
+        "status_version": len(scans),
+        "carrier": last["carrier"],
+        "tracking_number": last["tracking_number"],
+        "location": last["location"],
+        "first_scan_at": scans[0]["event_time"],
+        "last_scan_at": last["event_time"],
+        "delivered_at": None,
+        "scan_count": len(scans),
+        "tracking_numbers": [f"{last['carrier']}|{last['tracking_number']}"],
+        "clone_rules": [],
+        "last_event_time": last["event_time"],
+        "expired_at": None,
+        "alerted": [],
+        "updated_at": last["received_time"],
+    }
+
+
 BUILDERS: dict[RecordType, Callable[[random.Random, int], dict[str, Any]]] = {
     RecordType.CARRIER_SCAN: _scan,
     RecordType.SELLER_DISPATCH: _dispatch,
@@ -231,6 +262,7 @@ BUILDERS: dict[RecordType, Callable[[random.Random, int], dict[str, Any]]] = {
     RecordType.SHIPMENT_HISTORY_RECORD: _history,
     RecordType.SHIPMENT_ALERT: _alert,
     RecordType.DEAD_LETTER: _dead_letter,
+    RecordType.SHIPMENT_STATE: _state,
 }
 
 
