@@ -9,13 +9,17 @@ GIAI, ..., 21 in all); this module only picks the form each field allows.
 
 from __future__ import annotations
 
+import logging
 import re
 from enum import Enum
 
 from epcpy.utils.common import ConvertException
 from epcpy.utils.parsers import epc_pure_identity_to_scheme
-from epcpy.utils.regex import IDPAT_URI
+from epcpy.utils.regex import EPC_URI, IDPAT_URI
 
+logger = logging.getLogger(__name__)
+
+_GRAMMAR = re.compile(EPC_URI)
 _IDPAT = re.compile(IDPAT_URI)
 _EPC_NAMESPACE = "urn:epc:"
 
@@ -47,4 +51,9 @@ def epc_uri_problem(uri: str, level: Level) -> str | None:
         epc_pure_identity_to_scheme(uri)
     except ConvertException as exc:
         return f"{uri!r} breaks the EPC Tag Data Standard: {exc}"
+    except ValueError:
+        # epcpy trips over some valid %-escapes (e.g. "%3C:"); its grammar still decides.
+        if _GRAMMAR.fullmatch(uri) is None:
+            return f"{uri!r} breaks the EPC Tag Data Standard grammar"
+        logger.debug("epcpy could not convert a grammatical EPC URI", extra={"uri": uri})
     return None

@@ -15,6 +15,8 @@ from producers.epcis.epc import Level, epc_uri_problem
         # Not in the urn:epc: namespace: any URI may identify things in EPCIS 2.0.
         ("https://id.gs1.org/01/09521141012345/21/2017", Level.INSTANCE),
         ("urn:example:asset:77", Level.INSTANCE),
+        # epcpy raises a bare ValueError on this valid escape; its grammar accepts it.
+        ("urn:epc:id:sgln:0614141.07346.%3C:x", Level.INSTANCE),
     ],
 )
 def test_valid_identifiers_pass(uri: str, level: Level) -> None:
