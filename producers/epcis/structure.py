@@ -1,40 +1,64 @@
-"""Structural validation of capture input against :data:`producers.epcis.schema.CAPTURE`."""
+"""Structural validation of capture input against :mod:`producers.epcis.schema`.
+
+The envelope of a document is checked against :data:`~producers.epcis.schema.DOCUMENT`, then
+each event against the schema of its type, so every problem is placed in its event.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import cache
+from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
 from producers.epcis.document import CaptureInput
 from producers.epcis.errors import Problem
-from producers.epcis.schema import CAPTURE
+from producers.epcis.schema import DOCUMENT, EVENTS, EXTENSION_EVENT, Schema
+
+
+def _validator(schema: Schema) -> Draft202012Validator:
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+_DOCUMENT = _validator(DOCUMENT)
+_EVENTS = {kind: _validator(schema) for kind, schema in EVENTS.items()}
+_EXTENSION_EVENT = _validator(EXTENSION_EVENT)
 
 
 def structural_problems(capture: CaptureInput) -> list[Problem]:
-    """Every way ``capture`` departs from the capture schema, each placed in its event."""
+    """Every way ``capture`` departs from the capture schemas, each placed in its event."""
     problems: list[Problem] = []
-    for error in _validator().iter_errors(capture.body):
-        problems.extend(_problems(capture, error))
+    if capture.kind == "document":
+        for error in _DOCUMENT.iter_errors(capture.body):
+            problems.extend(_problems(error, None, None, capture.events))
+    elif "@context" not in capture.body:
+        problems.append(
+            Problem("@context", "required", "a single event must carry its @context", 0)
+        )
+    for index, event in capture.indexed_events():
+        event_id = event.get("eventID")
+        event_id = event_id if isinstance(event_id, str) else None
+        kind = event.get("type")
+        validator = (
+            _EVENTS.get(kind, _EXTENSION_EVENT) if isinstance(kind, str) else _EXTENSION_EVENT
+        )
+        for error in validator.iter_errors(event):
+            problems.extend(_problems(error, index, event_id, capture.events))
     # jsonschema reports each missing required field as its own error of the same keyword.
     return list(dict.fromkeys(problems))
 
 
-@cache
-def _validator() -> Draft202012Validator:
-    Draft202012Validator.check_schema(CAPTURE)
-    return Draft202012Validator(CAPTURE)
-
-
-def _problems(capture: CaptureInput, error: ValidationError) -> Iterable[Problem]:
+def _problems(
+    error: ValidationError, index: int | None, event_id: str | None, events: list[Any]
+) -> Iterable[Problem]:
     path = list(error.absolute_path)
-    index: int | None = None
-    if capture.kind == "event":
-        index = 0
-    elif path[:2] == ["epcisBody", "eventList"] and len(path) > 2 and isinstance(path[2], int):
-        index, path = path[2], path[3:]
-    event_id = _event_id(capture, index)
+    if index is None and path[:2] == ["epcisBody", "eventList"] and len(path) > 2:
+        # An envelope problem inside the event list (an event that is no object, has no type).
+        index, path = int(path[2]), path[3:]
+        event = events[index]
+        given = event.get("eventID") if isinstance(event, dict) else None
+        event_id = given if isinstance(given, str) else None
     rule = str(error.validator)
     custom = error.schema.get("message") if isinstance(error.schema, dict) else None
 
@@ -53,14 +77,6 @@ def _problems(capture: CaptureInput, error: ValidationError) -> Iterable[Problem
     else:
         message = custom.format(instance=error.instance) if custom else error.message
         yield problem(path, message)
-
-
-def _event_id(capture: CaptureInput, index: int | None) -> str | None:
-    if index is None or index >= len(capture.events):
-        return None
-    event = capture.events[index]
-    event_id = event.get("eventID") if isinstance(event, dict) else None
-    return event_id if isinstance(event_id, str) else None
 
 
 def _render(path: Sequence[str | int]) -> str:

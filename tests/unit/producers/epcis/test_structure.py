@@ -139,3 +139,13 @@ def test_extension_event_types_are_uris() -> None:
     problems = problems_of(document({**extension, "type": "CustomsEvent"}))
     assert where(problems) == {(0, "type", "pattern")}
     assert "neither an EPCIS event type nor an extension" in problems[0].message
+
+
+def test_events_without_type_or_not_objects_are_placed_in_the_list() -> None:
+    typeless = object_event(type=None, eventID="urn:uuid:2b8e5c52-1111-4a57-9d0e-2f1a")
+    problems = problems_of(document(object_event(), typeless, "ObjectEvent"))
+    assert (1, "type", "required") in where(problems)
+    assert (2, "", "type") in where(problems)
+    assert {p.event_id for p in problems if p.event_index == 1} == {
+        "urn:uuid:2b8e5c52-1111-4a57-9d0e-2f1a"
+    }
