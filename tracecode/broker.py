@@ -443,6 +443,7 @@ class LocalBroker:
 
     def _launch(self, java: str, libs: Path) -> StartResult:
         command = self._java_command(java, libs, "kafka.Kafka", str(self._properties_file))
+        log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         started = time.monotonic()
         with self.jvm_log_file.open("a") as jvm_log:
             # A new session keeps the broker alive when the starting terminal gets Ctrl-C.
@@ -472,7 +473,7 @@ class LocalBroker:
                 self._state_file.unlink(missing_ok=True)
                 raise BrokerStartError(
                     f"the broker exited with code {code} while starting",
-                    log_tail=self._failure_tail(),
+                    log_tail=self._failure_tail(log_offset),
                     hint=f"full log: {self.log_file}",
                 )
             if answers_metadata(self.config.bootstrap_servers, timeout=2.0):
@@ -488,18 +489,22 @@ class LocalBroker:
         self._state_file.unlink(missing_ok=True)
         raise BrokerStartError(
             f"the broker did not answer within {self.config.start_timeout:.0f} s and was killed",
-            log_tail=self._failure_tail(),
+            log_tail=self._failure_tail(log_offset),
             hint="the machine may be overloaded: raise TRACECODE_BROKER_START_TIMEOUT",
         )
 
-    def _failure_tail(self) -> list[str]:
-        """The lines that explain a failed start: errors in the broker log, else its tail."""
-        log = _tail(self.log_file, 400)
-        errors = [i for i, line in enumerate(log) if " ERROR " in line or " FATAL " in line]
-        if errors:
-            # An exception's stack trace follows its ERROR line; keep its first frames.
-            first = errors[0]
-            return log[first : first + 15]
+    def _failure_tail(self, log_offset: int) -> list[str]:
+        """What explains a failed start: the first error this start logged, else the log's end."""
+        log = _read_from(self.log_file, log_offset)
+        for index, line in enumerate(log):
+            if " ERROR " in line or " FATAL " in line:
+                # Keep the exception's message, not the stack frames after it.
+                explanation = [line]
+                for following in log[index + 1 : index + 10]:
+                    if following.lstrip().startswith("at ") or following.startswith("["):
+                        break
+                    explanation.append(following)
+                return explanation
         return _tail(self.jvm_log_file, 20) or log[-20:]
 
 
@@ -723,6 +728,19 @@ def _wait_until(condition: Callable[[], bool], timeout: float, interval: float =
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def _read_from(path: Path, offset: int) -> list[str]:
+    """The lines of ``path`` after byte ``offset`` (all of them if the file was rotated since)."""
+    try:
+        with path.open("rb") as handle:
+            if handle.seek(0, os.SEEK_END) >= offset:
+                handle.seek(offset)
+            else:
+                handle.seek(0)
+            return handle.read().decode(errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
 
 
 def _tail(path: Path, lines: int) -> list[str]:
