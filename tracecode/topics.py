@@ -11,7 +11,8 @@ already built for each key. Such a change is a new topic generation (``.v2`` nam
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -288,69 +289,121 @@ def apply(admin: AdminClient, specs: Sequence[TopicSpec], timeout: float = 30.0)
     """Create missing topics and update drifted configs; never touch partition counts.
 
     Everything is checked before anything changes: an incompatible topic raises
-    :class:`IncompatibleTopicError` and leaves the cluster as it was.
+    :class:`IncompatibleTopicError` and leaves the cluster as it was. Returns once the brokers
+    serve the new topics and configs, so a second run right after reports no changes.
     """
     states = describe(admin, specs, timeout)
     problems = [problem for state in states for problem in state.problems]
     if problems:
-        raise _incompatible(problems)
+        raise _incompatible(problems, changed_nothing=True)
     changes: list[TopicChange] = []
-    unchanged: list[str] = []
+    existing = [state for state in states if state.exists]
     missing = [state.spec for state in states if not state.exists]
     if missing:
-        created = admin.create_topics(
-            [
-                NewTopic(
-                    spec.name,
-                    num_partitions=spec.partitions,
-                    replication_factor=spec.replication_factor,
-                    config=spec.configs,
-                )
-                for spec in missing
-            ],
-            operation_timeout=timeout,
-            request_timeout=timeout,
+        raced = _create(admin, missing, changes, timeout)
+        names = [spec.name for spec in missing]
+        _wait_for(
+            lambda: all(name in admin.list_topics(timeout=timeout).topics for name in names),
+            timeout,
+            f"the new topics to appear in the metadata: {', '.join(names)}",
         )
-        for spec in missing:
-            _result(created[spec.name], f"create {spec.name}")
-            changes.append(
-                TopicChange(
-                    spec.name,
-                    "created",
-                    [f"{spec.partitions} partitions, replication {spec.replication_factor}"]
-                    + [f"{key}={value}" for key, value in spec.configs.items()],
-                )
-            )
-            logger.info("created topic", extra={"topic": spec.name})
-    drifted = [state for state in states if state.exists and state.config_drift]
+        if raced:
+            # Created by someone else between our look and our request: check them as well.
+            raced_states = describe(admin, raced, timeout)
+            problems = [problem for state in raced_states for problem in state.problems]
+            if problems:
+                raise _incompatible(problems, changed_nothing=False)
+            existing += raced_states
+    drifted = [state for state in existing if state.config_drift]
     if drifted:
-        resources = [
-            ConfigResource(
-                ResourceType.TOPIC,
-                state.spec.name,
-                incremental_configs=[
-                    ConfigEntry(key, wanted, incremental_operation=AlterConfigOpType.SET)
-                    for key, (_, wanted) in state.config_drift.items()
-                ],
-            )
-            for state in drifted
-        ]
-        altered = admin.incremental_alter_configs(resources, request_timeout=timeout)
-        by_name = {resource.name: future for resource, future in altered.items()}
-        for state in drifted:
-            _result(by_name[state.spec.name], f"update {state.spec.name}")
-            details = [
-                f"{key}: {actual if actual is not None else '(unset)'} -> {wanted}"
-                for key, (actual, wanted) in state.config_drift.items()
-            ]
-            changes.append(TopicChange(state.spec.name, "updated", details))
-            logger.info("updated topic configs", extra={"topic": state.spec.name})
+        _update(admin, drifted, changes, timeout)
+        drifted_specs = [state.spec for state in drifted]
+        _wait_for(
+            lambda: not any(state.config_drift for state in describe(admin, drifted_specs)),
+            timeout,
+            "the brokers to serve the updated topic configs",
+        )
     changed_names = {change.topic for change in changes}
     unchanged = [spec.name for spec in specs if spec.name not in changed_names]
     return ApplyResult(changes=changes, unchanged=unchanged)
 
 
-def _incompatible(problems: Sequence[Incompatibility]) -> IncompatibleTopicError:
+def _create(
+    admin: AdminClient, specs: Sequence[TopicSpec], changes: list[TopicChange], timeout: float
+) -> list[TopicSpec]:
+    """Create ``specs``; return those that turned out to exist already."""
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=spec.replication_factor,
+                config=spec.configs,
+            )
+            for spec in specs
+        ],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    already_there = []
+    for spec in specs:
+        try:
+            futures[spec.name].result()
+        except KafkaException as error:
+            if _error_code(error) == KafkaError.TOPIC_ALREADY_EXISTS:
+                already_there.append(spec)
+                continue
+            raise TopicsError(f"could not create {spec.name}: {_reason(error)}") from error
+        changes.append(
+            TopicChange(
+                spec.name,
+                "created",
+                [f"{spec.partitions} partitions, replication {spec.replication_factor}"]
+                + [f"{key}={value}" for key, value in spec.configs.items()],
+            )
+        )
+        logger.info("created topic", extra={"topic": spec.name})
+    return already_there
+
+
+def _update(
+    admin: AdminClient, drifted: Sequence[TopicState], changes: list[TopicChange], timeout: float
+) -> None:
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            state.spec.name,
+            incremental_configs=[
+                ConfigEntry(key, wanted, incremental_operation=AlterConfigOpType.SET)
+                for key, (_, wanted) in state.config_drift.items()
+            ],
+        )
+        for state in drifted
+    ]
+    futures = admin.incremental_alter_configs(resources, request_timeout=timeout)
+    by_name = {resource.name: future for resource, future in futures.items()}
+    for state in drifted:
+        _result(by_name[state.spec.name], f"update {state.spec.name}")
+        details = [
+            f"{key}: {actual if actual is not None else '(unset)'} -> {wanted}"
+            for key, (actual, wanted) in state.config_drift.items()
+        ]
+        changes.append(TopicChange(state.spec.name, "updated", details))
+        logger.info("updated topic configs", extra={"topic": state.spec.name})
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition``: the brokers apply metadata changes shortly after accepting them."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TopicsError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _incompatible(
+    problems: Sequence[Incompatibility], *, changed_nothing: bool
+) -> IncompatibleTopicError:
     lines = [f"{p.topic}: {p.property} is {p.actual}, the spec says {p.expected}" for p in problems]
     partition_problem = any(p.property == "partitions" for p in problems)
     why = (
@@ -361,7 +414,10 @@ def _incompatible(problems: Sequence[Incompatibility]) -> IncompatibleTopicError
         else "Replication cannot be changed by a config update. "
     )
     return IncompatibleTopicError(
-        "existing topics do not match the spec, nothing was changed:\n  " + "\n  ".join(lines),
+        "existing topics do not match the spec"
+        + (", nothing was changed" if changed_nothing else "")
+        + ":\n  "
+        + "\n  ".join(lines),
         problems=problems,
         hint=why
         + "Move to a new topic generation instead: bump the version suffix of the names in "
@@ -375,6 +431,14 @@ def _result(future: Future[Any], action: str) -> Any:
     try:
         return future.result()
     except KafkaException as error:
-        kafka_error = error.args[0]
-        reason = kafka_error.str() if isinstance(kafka_error, KafkaError) else str(kafka_error)
-        raise TopicsError(f"could not {action}: {reason}") from error
+        raise TopicsError(f"could not {action}: {_reason(error)}") from error
+
+
+def _error_code(error: KafkaException) -> int | None:
+    kafka_error = error.args[0] if error.args else None
+    return kafka_error.code() if isinstance(kafka_error, KafkaError) else None
+
+
+def _reason(error: KafkaException) -> str:
+    kafka_error = error.args[0] if error.args else error
+    return kafka_error.str() if isinstance(kafka_error, KafkaError) else str(kafka_error)
