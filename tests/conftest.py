@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
-from tests.helpers import unique
+from tests.helpers import RUN_ID, unique
 from tracecode.broker import LocalBroker
 from tracecode.settings import Settings, load_settings
 from tracecode.topics import KafkaUnreachableError, admin_client
@@ -47,13 +48,24 @@ def kafka(settings: Settings) -> Iterator[KafkaConnection]:
             )
     else:
         yield connection
+        delete_session_topics(connection)
         return
     broker = LocalBroker(settings.broker_config())
     broker.start()
     try:
         yield connection
+        delete_session_topics(connection)
     finally:
         broker.stop()
+
+
+def delete_session_topics(connection: KafkaConnection) -> None:
+    """Delete the topics this session created (Faust's internal ones included)."""
+    admin = AdminClient(connection.librdkafka_config())
+    mine = [name for name in admin.list_topics(timeout=10).topics if RUN_ID in name]
+    if mine:
+        for future in admin.delete_topics(mine, operation_timeout=30).values():
+            future.result()
 
 
 @pytest.fixture

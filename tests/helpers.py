@@ -10,10 +10,13 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+RUN_ID = uuid.uuid4().hex[:8]
+"""Part of every name this test session creates, so it can delete its topics at the end."""
+
 
 def unique(prefix: str) -> str:
     """A name no other test run uses (topics, groups, transactional ids)."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+    return f"{prefix}-{RUN_ID}-{uuid.uuid4().hex[:8]}"
 
 
 def free_port() -> int:
