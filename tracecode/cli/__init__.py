@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from tracecode import __version__
+from tracecode.cli import broker, config, topics
 from tracecode.cli._output import report_error
 from tracecode.errors import TracecodeError
 from tracecode.logs import configure_logging
@@ -46,8 +47,6 @@ def main(ctx: click.Context, verbose: int) -> None:
 
 
 # Command groups register here, one line each.
-from tracecode.cli import broker, config, topics  # noqa: E402
-
 main.add_command(broker.broker)
 main.add_command(topics.topics)
 main.add_command(config.config)
