@@ -337,9 +337,14 @@ class LocalBroker:
         return _tail(self.log_file, lines)
 
     def follow_log(self, poll_interval: float = 0.5) -> Iterator[str]:
-        """Yield lines appended to the broker log, forever; follows log rotation."""
-        position = self.log_file.stat().st_size if self.log_file.exists() else 0
-        inode = self.log_file.stat().st_ino if self.log_file.exists() else None
+        """Yield the lines appended to the broker log from now on, forever; follows rotation."""
+        # Taken now, not at the first next(): lines written in between must not be skipped.
+        stat = self.log_file.stat() if self.log_file.exists() else None
+        return self._follow(
+            stat.st_ino if stat else None, stat.st_size if stat else 0, poll_interval
+        )
+
+    def _follow(self, inode: int | None, position: int, poll_interval: float) -> Iterator[str]:
         pending = ""
         while True:
             if not self.log_file.exists():

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tracecode.broker import java_major_version, maven_error_essence, server_properties
+from tracecode.broker import (
+    BrokerConfig,
+    LocalBroker,
+    java_major_version,
+    maven_error_essence,
+    server_properties,
+)
 
 
 def parse(properties: str) -> dict[str, str]:
@@ -58,3 +64,21 @@ def test_java_major_version() -> None:
     assert java_major_version('openjdk version "25" 2025-09-16') == 25
     assert java_major_version('java version "1.8.0_402"') == 8
     assert java_major_version("no version here") is None
+
+
+def test_tail_and_follow_the_log_across_rotation(tmp_path: Path) -> None:
+    broker = LocalBroker(BrokerConfig(data_dir=tmp_path, cache_dir=tmp_path / "cache"))
+    assert broker.tail_log() == []
+    broker.log_file.parent.mkdir(parents=True)
+    broker.log_file.write_text("".join(f"old {i}\n" for i in range(100)))
+
+    assert broker.tail_log(2) == ["old 98", "old 99"]
+
+    follower = broker.follow_log(poll_interval=0.01)
+    with broker.log_file.open("a") as log:
+        log.write("new 1\nnew 2\npartial")
+    assert [next(follower), next(follower)] == ["new 1", "new 2"]
+    # log4j rolls server.log over to server.log.1 and starts a new file.
+    broker.log_file.rename(broker.log_file.with_name("server.log.1"))
+    broker.log_file.write_text("after rotation\n")
+    assert next(follower) == "after rotation"
