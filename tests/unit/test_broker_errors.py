@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,45 @@ def test_stale_pid_file_of_another_process_is_not_trusted(tmp_path: Path) -> Non
     assert broker.status().running is False
     assert broker.stop().was_running is False
     assert not (tmp_path / "kafka" / "broker.json").exists()
+
+
+def test_stop_kills_a_broker_that_ignores_sigterm(tmp_path: Path) -> None:
+    broker = LocalBroker(
+        BrokerConfig(
+            data_dir=tmp_path / "kafka",
+            cache_dir=tmp_path / "cache",
+            port=free_port(),
+            controller_port=free_port(),
+            stop_timeout=1.0,
+        )
+    )
+    (tmp_path / "kafka").mkdir()
+    properties = tmp_path / "kafka" / "server.properties"
+    # Stands in for a hung broker: same command-line marker, deaf to SIGTERM.
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(120)",
+            str(properties),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert stubborn.stdout is not None and stubborn.stdout.readline() == "ready\n"
+    (tmp_path / "kafka" / "broker.json").write_text(
+        f'{{"pid": {stubborn.pid}, "kafka_version": "4.4.0", '
+        f'"port": {broker.config.port}, "controller_port": {broker.config.controller_port}}}'
+    )
+    assert broker.status().running is True
+
+    result = broker.stop()
+
+    assert (result.was_running, result.killed, result.pid) == (True, True, stubborn.pid)
+    with pytest.raises(ProcessLookupError):
+        os.kill(stubborn.pid, 0)
+    stubborn.wait(timeout=10)
+    assert broker.status().running is False
