@@ -110,7 +110,6 @@ class TopicSpec:
     min_insync_replicas: int
     retention_ms: int | None
     """``None`` for compacted topics: they keep the latest record per key."""
-    purpose: str
 
     @property
     def configs(self) -> dict[str, str]:
@@ -130,7 +129,7 @@ def topic_specs(names: TopicNames, config: TopicsConfig) -> list[TopicSpec]:
     def retention(hours: int) -> int:
         return -1 if hours == -1 else hours * _HOUR_MS
 
-    def keyed(name: str, purpose: str, policy: CleanupPolicy = CleanupPolicy.DELETE) -> TopicSpec:
+    def keyed(name: str, policy: CleanupPolicy = CleanupPolicy.DELETE) -> TopicSpec:
         # One partition count for every keyed topic: scans and dispatches are joined by key
         # and must be co-partitioned; the outputs keep the same key-to-partition mapping.
         return TopicSpec(
@@ -142,15 +141,14 @@ def topic_specs(names: TopicNames, config: TopicsConfig) -> list[TopicSpec]:
             retention_ms=None
             if policy is CleanupPolicy.COMPACT
             else retention(config.retention_hours),
-            purpose=purpose,
         )
 
     return [
-        keyed(names.scans, "carrier scan events, keyed by code"),
-        keyed(names.dispatches, "seller dispatch events, keyed by code (joined with scans)"),
-        keyed(names.status, "latest status per code (compacted)", CleanupPolicy.COMPACT),
-        keyed(names.history, "accepted events with shipment context, for the sink"),
-        keyed(names.alerts, "shipment alerts"),
+        keyed(names.scans),
+        keyed(names.dispatches),
+        keyed(names.status, CleanupPolicy.COMPACT),
+        keyed(names.history),
+        keyed(names.alerts),
         TopicSpec(
             name=names.dead_letters,
             partitions=config.dead_letter_partitions,
@@ -158,7 +156,6 @@ def topic_specs(names: TopicNames, config: TopicsConfig) -> list[TopicSpec]:
             cleanup_policy=CleanupPolicy.DELETE,
             min_insync_replicas=config.min_insync_replicas,
             retention_ms=retention(config.dead_letter_retention_hours),
-            purpose="records that failed decoding or validation",
         ),
     ]
 
