@@ -21,7 +21,7 @@ from producers.epcis.rules import rule_problems
 from producers.epcis.structure import structural_problems
 from schemas.errors import InvalidRecordError
 from schemas.records import CarrierScan, RecordType
-from schemas.validation import validate
+from schemas.validation import is_carrier_slug, validate
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +60,13 @@ def capture(
 ) -> Capture:
     """Validate the EPCIS 2.0 input ``data`` and map it to carrier scan records.
 
-    ``carrier`` names the sender in every record; ``received_time`` defaults to now. Raises
+    ``carrier`` (a lower-case slug, else :class:`ValueError`) names the sender in every record;
+    ``received_time`` defaults to now. Raises
     :class:`~producers.epcis.errors.InvalidDocumentError` listing every problem when the input
     is not valid EPCIS 2.0, or when a record it gives would break the record contract.
     """
+    if not is_carrier_slug(carrier):
+        raise ValueError(f"carrier {carrier!r} is not a lower-case slug like 'cainiao'")
     capture_input = read_input(data)
     problems = structural_problems(capture_input) + rule_problems(capture_input)
     if problems:

@@ -320,8 +320,8 @@ def test_an_offset_valid_in_epcis_but_no_real_zone_is_rejected_by_the_record_con
     assert (problem.event_index, problem.rule) == (0, "record-utc-offset-range")
 
 
-def test_a_bad_carrier_name_is_rejected() -> None:
-    with pytest.raises(InvalidDocumentError, match="carrier"):
+def test_a_bad_carrier_name_is_refused_before_reading() -> None:
+    with pytest.raises(ValueError, match="'Not A Slug' is not a lower-case slug"):
         run(document(object_event()), carrier="Not A Slug")
 
 
