@@ -70,7 +70,7 @@ def capture(
     capture_input = read_input(data)
     problems = structural_problems(capture_input) + rule_problems(capture_input)
     if problems:
-        raise InvalidDocumentError(problems)
+        raise InvalidDocumentError(_by_event(problems))
     defaults = RecordDefaults(carrier, received_time or datetime.now(UTC))
     master = master_data(capture_input.body.get("epcisHeader"))
     summary = CaptureSummary()
@@ -91,7 +91,7 @@ def capture(
                 "EPCIS event gives no record", extra={"event_index": index, "reason": reason}
             )
     if problems:
-        raise InvalidDocumentError(problems)
+        raise InvalidDocumentError(_by_event(problems))
     summary.retractions = sum(1 for record in records if record["retracts_event_id"])
     summary.scans = len(records) - summary.retractions
     logger.info(
@@ -122,3 +122,8 @@ def _invalid_records(records: list[CarrierScan], index: int, event_id: object) -
                 )
             )
     return problems
+
+
+def _by_event(problems: list[Problem]) -> list[Problem]:
+    """Document-level problems first, then each event's in document order (stable)."""
+    return sorted(problems, key=lambda p: -1 if p.event_index is None else p.event_index)

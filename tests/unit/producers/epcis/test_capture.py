@@ -409,3 +409,18 @@ class TestLocation:
         }
         location = run(document(object_event(), epcisHeader=header)).records[0]["location"]
         assert location["country"] is None
+
+
+def test_problems_are_listed_document_first_then_by_event() -> None:
+    value = document(
+        object_event(bizStep="transforming"),
+        object_event(action="CREATE"),
+        schemaVersion="1.2",
+    )
+    with pytest.raises(InvalidDocumentError) as caught:
+        run(value)
+    assert [(p.event_index, p.field) for p in caught.value.problems] == [
+        (None, "schemaVersion"),
+        (0, "bizStep"),
+        (1, "action"),
+    ]
