@@ -1,11 +1,15 @@
-"""The two kinds of input event and where each goes."""
+"""The two kinds of input event, where each goes, and how one becomes Kafka bytes."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from schemas.records import RecordType
+from schemas.codec import codec_for
+from schemas.records import CarrierScan, RecordType, SellerDispatch
 from schemas.topics import TopicNames
+from schemas.validation import validate
+
+InputRecord = CarrierScan | SellerDispatch
 
 
 class EventKind(StrEnum):
@@ -22,3 +26,16 @@ class EventKind(StrEnum):
     def topic(self, topics: TopicNames) -> str:
         """The topic this kind is published to."""
         return topics.scans if self is EventKind.SCAN else topics.dispatches
+
+
+def encode_event(kind: EventKind, record: InputRecord, *, check: bool = True) -> bytes:
+    """``record`` as the bytes published for ``kind``.
+
+    Raises :class:`~schemas.errors.InvalidRecordError` when the record does not fit its schema
+    or (with ``check``) breaks a rule of ``schemas.validation``.
+    """
+    value = codec_for(kind.record_type).encode(record)
+    if check:
+        # After encoding: the semantic rules assume a record that fits its schema.
+        validate(kind.record_type, record)
+    return value
