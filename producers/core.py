@@ -92,14 +92,22 @@ class DeliveryError(Exception):
 
     def __init__(self, stats: ProducerStats) -> None:
         self.stats = stats
-        shown = ", ".join(
-            f"{f.event_id} ({f.kind} {f.code}: {f.error})" for f in stats.failures[:5]
-        )
-        more = stats.failed - min(5, len(stats.failures))
-        tail = f" and {more} more" if more > 0 else ""
+        problems = []
+        if stats.failed:
+            shown = ", ".join(
+                f"{f.event_id} ({f.kind} {f.code}: {f.error})" for f in stats.failures[:5]
+            )
+            more = stats.failed - min(5, len(stats.failures))
+            tail = f" and {more} more" if more > 0 else ""
+            problems.append(f"{stats.failed} of {stats.sent} events were not delivered: {shown}{tail}")
+        if stats.in_flight:
+            problems.append(
+                f"{stats.in_flight} of {stats.sent} events had no delivery report when the flush "
+                "timed out"
+            )
         super().__init__(
-            f"{stats.failed} of {stats.sent} events were not delivered: {shown}{tail}; "
-            "they can be sent again safely (same event ids: the join ignores duplicates)"
+            "; ".join(problems) + "; sending them again is safe (same event ids: the join "
+            "ignores duplicates)"
         )
 
 

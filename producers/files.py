@@ -236,9 +236,12 @@ def content_event_id(kind: EventKind, record: dict[str, Any]) -> str:
 
 def _scan_defaults(record: dict[str, Any], offsets: dict[str, int]) -> None:
     sub, status = record.get("sub_status"), record.get("status")
-    if sub is None and status in Status.__members__:
+    for name, value, known in (("sub_status", sub, SubStatus), ("status", status, Status)):
+        if value is not None and value not in known.__members__:
+            raise BadLine(f"field {name!r}: {value!r} is not one of {', '.join(known)}")
+    if sub is None and status is not None:
         record["sub_status"] = DEFAULT_SUB_STATUS[Status(status)].value
-    elif status is None and sub in SubStatus.__members__:
+    elif status is None and sub is not None:
         record["status"] = STATUS_OF[SubStatus(sub)].value
     if "event_utc_offset_minutes" not in record and "event_time" in offsets:
         record["event_utc_offset_minutes"] = offsets["event_time"]

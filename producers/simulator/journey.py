@@ -16,6 +16,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cache
 
 from producers.simulator.world import CITIES, Carrier, City, Lane, Milestone
 
@@ -28,6 +29,7 @@ MAX_CLEAN_GAP = timedelta(hours=48)
 """No clean journey leaves more than this between two consecutive scans."""
 
 
+@cache
 def travel_hours(origin: City, destination: City) -> float:
     """Minimum hours to move a parcel between two cities."""
     distance = origin.distance_km(destination)

@@ -109,11 +109,16 @@ class ShipmentTruth:
     code: str
     lane: str
     carriers: tuple[str, ...]
+    journey: HardCase | None
+    """The journey case (``None``: a clean journey)."""
     cases: frozenset[HardCase]
     """Journey and delivery cases that show in the emitted events (empty: a clean shipment)."""
     alert_due: Mapping[str, datetime]
     """Alert kind -> the stream time (event time) from which the join must have raised it."""
     dispatched: bool
+    """Whether the seller dispatch is among the emitted events."""
+    events: int
+    """Number of events emitted for this code (duplicate copies included)."""
 
     @property
     def expected_alerts(self) -> frozenset[str]:
@@ -142,7 +147,6 @@ class SimEvent:
 class _Plan:
     attempt: int
     dispatched_at: datetime
-    case: HardCase | None
     delivery_cases: frozenset[HardCase]
 
 
@@ -169,12 +173,17 @@ class Simulation:
         )
         """Ground truth per canonical code."""
 
+    @property
+    def event_count(self) -> int:
+        """How many events :meth:`events` yields."""
+        return sum(truth.events for truth in self.shipments)
+
     def case_counts(self) -> Counter[HardCase | None]:
         """Shipments per journey case (``None``: clean) and per delivery case shown."""
         counts: Counter[HardCase | None] = Counter()
-        for plan, truth in zip(self._plans, self.shipments, strict=True):
-            counts[plan.case] += 1
-            counts.update(truth.cases - {plan.case})
+        for truth in self.shipments:
+            counts[truth.journey] += 1
+            counts.update(truth.cases - {truth.journey})
         return counts
 
     def events(self) -> Iterator[SimEvent]:
@@ -211,8 +220,9 @@ class Simulation:
 
     def _build(self, index: int) -> tuple[Shipment, list[Delivery]]:
         plan, config = self._plans[index], self.config
+        journey = self.shipments[index].journey
         shipment = build_shipment(
-            config.key, index, plan.attempt, plan.case, (config.start, config.until), config.gs1_share
+            config.key, index, plan.attempt, journey, (config.start, config.until), config.gs1_share
         )
         rng = shipment_rng(config.key, index, plan.attempt, "delivery")
         items, _ = deliveries(shipment, plan.delivery_cases, rng, config.until)
@@ -238,9 +248,8 @@ class Simulation:
             due = _alert_due(shipment, items, config)
             if due is None:
                 continue
-            plan = _Plan(attempt, shipment.dispatched_at, case, delivery_cases)
-            cases = shown | ({case} if case is not None else set())
-            return plan, _truth(shipment, cases, due)
+            plan = _Plan(attempt, shipment.dispatched_at, delivery_cases)
+            return plan, _truth(shipment, shown, due, items)
         raise SimulationError(
             f"could not place a {case or 'clean'} shipment in a {config.days}-day window; "
             "use a longer window"
@@ -300,18 +309,24 @@ def _alert_due(
 
 
 def _truth(
-    shipment: Shipment, cases: frozenset[HardCase] | set[HardCase], due: dict[str, datetime]
+    shipment: Shipment,
+    shown: frozenset[HardCase],
+    due: dict[str, datetime],
+    items: list[Delivery],
 ) -> ShipmentTruth:
     route = shipment.route
     carriers = tuple(dict.fromkeys((route.first.carrier.slug, route.last.carrier.slug)))
+    journey = shipment.case
     return ShipmentTruth(
         index=shipment.index,
         code=shipment.code,
         lane=route.lane.name,
         carriers=carriers,
-        cases=frozenset(cases),
+        journey=journey,
+        cases=shown | {journey} if journey is not None else shown,
         alert_due=MappingProxyType(due),
-        dispatched=shipment.design.dispatched,
+        dispatched=any(item.scan is None for item in items),
+        events=len(items),
     )
 
 

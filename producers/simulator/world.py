@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from schemas.status import SubStatus
@@ -142,7 +143,7 @@ class City:
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return _zone(self.timezone)
 
     def distance_km(self, other: City) -> float:
         """Great-circle distance to ``other``."""
@@ -150,6 +151,12 @@ class City:
         dp, dl = p2 - p1, math.radians(other.longitude - self.longitude)
         h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
         return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    # ZoneInfo's own cache keeps few zones alive; the simulator converts times constantly.
+    return ZoneInfo(name)
 
 
 def _city(
