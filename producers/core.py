@@ -99,7 +99,9 @@ class DeliveryError(Exception):
             )
             more = stats.failed - min(5, len(stats.failures))
             tail = f" and {more} more" if more > 0 else ""
-            problems.append(f"{stats.failed} of {stats.sent} events were not delivered: {shown}{tail}")
+            problems.append(
+                f"{stats.failed} of {stats.sent} events were not delivered: {shown}{tail}"
+            )
         if stats.in_flight:
             problems.append(
                 f"{stats.in_flight} of {stats.sent} events had no delivery report when the flush "
@@ -225,9 +227,7 @@ class EventProducer:
     @property
     def stats(self) -> ProducerStats:
         """The counts so far."""
-        return ProducerStats(
-            self._sent, self._acknowledged, self._failed, tuple(self._failures)
-        )
+        return ProducerStats(self._sent, self._acknowledged, self._failed, tuple(self._failures))
 
     def __enter__(self) -> EventProducer:
         return self
@@ -266,7 +266,7 @@ class EventProducer:
         )
 
     def _failure(self, error: KafkaError, message: Message) -> DeliveryFailure:
-        kind = self._kinds[message.topic()]
+        kind = self._kinds[str(message.topic())]
         key, value = message.key(), message.value()
         event_id = None
         if value is not None:
@@ -281,6 +281,6 @@ class EventProducer:
 
 def _confluent_producer(properties: Mapping[str, Any]) -> ProducerClient:
     try:
-        return Producer(dict(properties))  # type: ignore[no-any-return]
+        return Producer(dict(properties))
     except KafkaException as error:
         raise ValueError(f"bad producer configuration: {error}") from error

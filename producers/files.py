@@ -75,8 +75,15 @@ CSV_COLUMNS: dict[str, str] = {
 }
 """The dispatch CSV columns (header row required, any order, unknown columns rejected)."""
 
-CSV_REQUIRED = ("code", "order_id", "seller_id", "sku", "dispatch_time", "origin_country",
-                "destination_country")
+CSV_REQUIRED = (
+    "code",
+    "order_id",
+    "seller_id",
+    "sku",
+    "dispatch_time",
+    "origin_country",
+    "destination_country",
+)
 
 _ID_NAMESPACE = uuid.UUID("8f6d3c1e-5b0a-4f4e-9a57-2c1d6b1e7a10")
 """Namespace of the event ids derived from content (UUID version 5)."""
@@ -183,7 +190,9 @@ def to_record(fields: dict[str, Any], kind: EventKind, received: datetime) -> In
     record.setdefault("source", DEFAULT_SOURCE)
     if "event_id" not in record:
         record["event_id"] = content_event_id(kind, record)
-    record.setdefault("received_time", received.replace(microsecond=received.microsecond // 1000 * 1000))
+    record.setdefault(
+        "received_time", received.replace(microsecond=received.microsecond // 1000 * 1000)
+    )
     # The round trip checks the record against its schema and fills in the defaults (null for
     # the optional fields left out): the record becomes exactly what consumers will read.
     codec = codec_for(kind.record_type)
@@ -223,7 +232,9 @@ def parse_timestamp(value: Any, name: str) -> tuple[datetime, int]:
     if offset is None:
         raise BadLine(f"bad timestamp in {name!r}: {value!r} has no UTC offset (add Z or +hh:mm)")
     utc = moment.astimezone(UTC)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000), int(offset.total_seconds() // 60)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000), int(
+        offset.total_seconds() // 60
+    )
 
 
 def content_event_id(kind: EventKind, record: dict[str, Any]) -> str:
@@ -290,9 +301,19 @@ def _csv_fields(row: dict[str | Any, str | Any]) -> dict[str, Any]:
     cells = {name: value.strip() for name, value in row.items() if value not in (None, "")}
     fields: dict[str, Any] = {
         name: cells[name]
-        for name in ("event_id", "code", "order_id", "seller_id", "dispatch_time",
-                     "promised_ship_by", "promised_delivery", "carrier", "tracking_number",
-                     "received_time", "source")
+        for name in (
+            "event_id",
+            "code",
+            "order_id",
+            "seller_id",
+            "dispatch_time",
+            "promised_ship_by",
+            "promised_delivery",
+            "carrier",
+            "tracking_number",
+            "received_time",
+            "source",
+        )
         if name in cells
     }
     fields["seller_verified"] = _boolean(cells.get("seller_verified", "false"), "seller_verified")
@@ -332,9 +353,7 @@ def _whole(text: str, column: str) -> int:
 
 def to_json_line(kind: EventKind, record: InputRecord) -> str:
     """One event as a JSON line (no newline): ``kind`` first, datetimes as ISO-8601 UTC."""
-    return json.dumps(
-        {"kind": kind.value, **record}, default=_json_default, ensure_ascii=False
-    )
+    return json.dumps({"kind": kind.value, **record}, default=_json_default, ensure_ascii=False)
 
 
 def _json_default(value: object) -> str:

@@ -114,7 +114,9 @@ def _swap_one(scans: list[Delivery], rng: random.Random) -> None:
 
 
 def _duplicate(items: list[Delivery], rng: random.Random) -> Delivery:
-    deliveries_ = [d for d in items if d.scan is not None and d.scan.milestone in DELIVERY_MILESTONES]
+    deliveries_ = [
+        d for d in items if d.scan is not None and d.scan.milestone in DELIVERY_MILESTONES
+    ]
     target = rng.choice(deliveries_ if deliveries_ and rng.random() < 0.6 else items)
     again = _after(target.received, rng.uniform(*DUPLICATE_DELAY_MINUTES))
     return Delivery(again, target.event_id, target.scan, HardCase.DUPLICATE)

@@ -5,37 +5,35 @@ change how its events reach tracecode and combine with any journey case. Shares 
 shipments; counts are exact (largest-remainder rounding of share x shipments), and with at least
 :data:`MIN_SHIPMENTS_FOR_ALL` shipments every case occurs at least once.
 
-============================  =====  ==================================================  =======================================
-case                          share  what happens                                        alerts under the default join rules
-============================  =====  ==================================================  =======================================
-clean                         rest   seller dispatch, pickup, sorting, export customs,   none
-                                     flight, import customs, last-mile handover, out
-                                     for delivery, delivered (door, safe place or
-                                     pickup point)
-delivery_failure              8 %    1-2 failed attempts (absent, no safe place, bad     none
-                                     address), then delivered or collected
-customs_hold                  4 %    held by import customs 24-60 h, or 96-144 h         STALLED for holds of 96 h and more
-return                        3 %    refused at the door, or never collected from the    none
-                                     pickup point, then returned to sender
-lost                          1 %    scans stop in transit; the carrier declares the     STALLED; EXPIRED once 30 days pass after
-                                     parcel lost 5-12 days later                         the last event
-stalled                       2 %    stuck 4-7 days at a facility, then delivered        STALLED
-abandoned                     1.5 %  scans stop for good, in transit or at a pickup      EXPIRED; STALLED too when in transit
-                                     point; placed so 30 days pass before the end
-never_picked_up               2 %    dispatched (maybe a label scan), never picked up    DISPATCH_SLA_BREACH; EXPIRED once 30 days
-                                                                                         pass
-never_dispatched              2 %    scanned all the way, but no seller dispatch         UNKNOWN_CODE
-clone                         1.5 %  a counterfeit parcel with a copy of the code is     SUSPECTED_CLONE
-                                     scanned in another country hours after the
-                                     genuine one (2-5 scans, sometimes by the same
-                                     carrier under another tracking number)
-late_dispatch (delivery)      4 %    the dispatch reaches tracecode 5 min-6 h after the  none
-                                     first scan
-duplicate (delivery)          3 %    one event (often the delivery scan) is delivered    none
-                                     twice, 1 min-4 h apart, same event id
-out_of_order (delivery)       3 %    a scan reaches tracecode after the next one (at     none
-                                     most 6 h late)
-============================  =====  ==================================================  =======================================
+Journey cases (share of shipments: what happens -> alerts under the default join rules):
+
+- clean (the rest): seller dispatch, pickup, sorting, export customs, flight, import customs,
+  last-mile handover, out for delivery, delivered at the door, in a safe place or at a pickup
+  point -> none
+- delivery_failure (8 %): 1-2 failed attempts (absent, no safe place, bad address), then
+  delivered or collected -> none
+- customs_hold (4 %): held by import customs 24-60 h, or 96-144 h -> STALLED for the long holds
+- return (3 %): refused at the door, or never collected from the pickup point, then returned
+  to sender -> none
+- lost (1 %): scans stop in transit; the carrier declares the parcel lost 5-12 days later ->
+  STALLED, and EXPIRED when the last event is more than 30 days before the end
+- stalled (2 %): stuck 4-7 days at a facility, then delivered -> STALLED
+- abandoned (1.5 %): scans stop for good, in transit or at a pickup point, early enough that 30
+  days pass before the end -> EXPIRED, and STALLED when it stopped in transit
+- never_picked_up (2 %): dispatched (sometimes a label is created), never picked up ->
+  DISPATCH_SLA_BREACH, and EXPIRED when dispatched more than 30 days before the end
+- never_dispatched (2 %): scanned all the way, but no seller dispatch -> UNKNOWN_CODE
+- clone (1.5 %): a counterfeit parcel carrying a copy of the code is scanned 2-4 times in
+  another country, the first time hours after a genuine scan thousands of km away (sometimes by
+  the same carrier under another tracking number) -> SUSPECTED_CLONE
+
+Delivery cases (drawn independently, share of shipments where they apply) -> no alert:
+
+- late_dispatch (4 %): the dispatch reaches tracecode 5 min-6 h after the first scan
+- duplicate (3 %): one event (often the delivery scan) arrives twice, 1 min-4 h apart, with the
+  same event id
+- out_of_order (3 %): a scan arrives 1-30 min after the scan that followed it (at most 6 h of
+  event time apart)
 
 Alerts are due at a time (``ShipmentTruth.alert_due``); a shipment is placed in the window so
 that each due time is either at least the alert margin before ``until`` or after ``until``.
@@ -130,8 +128,7 @@ def allocate(
     for case in sorted(wanted, key=lambda c: counts[c] - wanted[c])[:spare]:
         counts[case] += 1
     if shipments >= MIN_SHIPMENTS_FOR_ALL:
-        for case in counts:
-            counts[case] = max(counts[case], 1)
+        counts = {case: max(count, 1) for case, count in counts.items()}
     slots: list[HardCase | None] = [case for case, n in counts.items() for _ in range(n)]
     slots += [None] * (shipments - len(slots))
     rng.shuffle(slots)
@@ -318,7 +315,12 @@ COUNTERFEIT_ORIGINS = {
 """Where counterfeits ship from: Turkey when the genuine parcel is in China, else China
 (every such pair of places is more than 6,000 km apart)."""
 
-COUNTERFEIT_STEPS = (Milestone.PICKUP, Milestone.SORT_IN, Milestone.SORT_OUT, Milestone.EXPORT_START)
+COUNTERFEIT_STEPS = (
+    Milestone.PICKUP,
+    Milestone.SORT_IN,
+    Milestone.SORT_OUT,
+    Milestone.EXPORT_START,
+)
 
 
 def counterfeit_scans(

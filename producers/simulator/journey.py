@@ -218,18 +218,14 @@ def deliver(b: JourneyBuilder) -> None:
         b.scan(Milestone.COLLECTED, b.city, 4.0, 40.0)
 
 
-FAILURE_REASONS = (
-    (Milestone.ABSENT, 0.6),
-    (Milestone.NO_SAFE_PLACE, 0.25),
-    (Milestone.BAD_ADDRESS, 0.15),
-)
+FAILURE_REASONS = (Milestone.ABSENT, Milestone.NO_SAFE_PLACE, Milestone.BAD_ADDRESS)
+FAILURE_WEIGHTS = (0.6, 0.25, 0.15)
 
 
 def failed_attempt(b: JourneyBuilder) -> None:
     """A delivery round that fails (recipient absent, no safe place, bad address)."""
     out_for_delivery(b)
-    reasons, weights = zip(*FAILURE_REASONS, strict=True)
-    b.scan(b.rng.choices(reasons, weights)[0], b.city, 0.5, 8.0)
+    b.scan(b.rng.choices(FAILURE_REASONS, FAILURE_WEIGHTS)[0], b.city, 0.5, 8.0)
 
 
 def full_journey(

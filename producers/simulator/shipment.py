@@ -67,6 +67,7 @@ def build_shipment(
     index: int,
     attempt: int,
     case: HardCase | None,
+    *,
     window: tuple[datetime, datetime],
     gs1_share: float,
 ) -> Shipment:

@@ -97,8 +97,9 @@ class SimulationConfig:
         return f"{self.seed}:{self.until.isoformat()}"
 
     @property
-    def start(self) -> datetime:
-        return self.until - timedelta(days=self.days)
+    def window(self) -> tuple[datetime, datetime]:
+        """When shipments are dispatched: the ``days`` before ``until``."""
+        return self.until - timedelta(days=self.days), self.until
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +223,12 @@ class Simulation:
         plan, config = self._plans[index], self.config
         journey = self.shipments[index].journey
         shipment = build_shipment(
-            config.key, index, plan.attempt, journey, (config.start, config.until), config.gs1_share
+            config.key,
+            index,
+            plan.attempt,
+            journey,
+            window=config.window,
+            gs1_share=config.gs1_share,
         )
         rng = shipment_rng(config.key, index, plan.attempt, "delivery")
         items, _ = deliveries(shipment, plan.delivery_cases, rng, config.until)
@@ -239,7 +245,7 @@ class Simulation:
         config = self.config
         for attempt in range(MAX_ATTEMPTS):
             shipment = build_shipment(
-                config.key, index, attempt, case, (config.start, config.until), config.gs1_share
+                config.key, index, attempt, case, window=config.window, gs1_share=config.gs1_share
             )
             if shipment.code in taken:
                 continue
@@ -297,8 +303,7 @@ def _alert_due(
         return None
     if design.open_ended and items:
         latest = max(
-            (item.scan.time if item.scan is not None else shipment.dispatched_at)
-            for item in items
+            (item.scan.time if item.scan is not None else shipment.dispatched_at) for item in items
         )
         expiry = latest + EXPIRE_AFTER
         if expiry <= horizon:

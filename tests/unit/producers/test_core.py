@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
+from schemas.kafka import KafkaConnection
 
 from producers.config import ProducerConfig
 from producers.core import DeliveryError, EventProducer, MissingTopicsError
@@ -17,7 +18,6 @@ from producers.events import EventKind, encode_event
 from producers.simulator import SimulationConfig, simulate
 from schemas.codec import codec_for
 from schemas.errors import InvalidRecordError
-from schemas.kafka import KafkaConnection
 from schemas.records import CarrierScan, RecordType, SellerDispatch
 from schemas.topics import TopicNames
 
@@ -175,7 +175,7 @@ def test_leaving_on_an_error_flushes_and_notes_failures_on_that_error() -> None:
 def test_invalid_records_are_refused_before_queueing() -> None:
     producer, (client,) = make()
     kind, record = next((k, r) for k, r in sample() if k is EventKind.SCAN)
-    with pytest.raises(InvalidRecordError, match="location.country"):
+    with pytest.raises(InvalidRecordError, match=r"location\.country"):
         producer.send(kind, {**record, "location": {**record["location"], "country": "XX"}})  # type: ignore[typeddict-item]
     with pytest.raises(InvalidRecordError, match="carrier"):
         producer.send(kind, {k: v for k, v in record.items() if k != "carrier"})  # type: ignore[arg-type]
@@ -199,5 +199,5 @@ def test_flush_reports_progress_and_stops_at_its_timeout() -> None:
     stats = producer.flush(0.2, on_progress=seen.append)
     assert stats.in_flight == 1
     assert seen and seen[-1].in_flight == 1
-    with pytest.raises(DeliveryError, match="1 of 1 events had no delivery report"):
+    with pytest.raises(DeliveryError, match=r"1 of 1 events had no delivery report"):
         producer.close(0.1)

@@ -35,7 +35,9 @@ SCAN = {
 }
 
 
-def read(text: str, kind: EventKind = EventKind.SCAN, fmt: InputFormat = InputFormat.JSONL) -> list[object]:
+def read(
+    text: str, kind: EventKind = EventKind.SCAN, fmt: InputFormat = InputFormat.JSONL
+) -> list[object]:
     return list(read_events(io.StringIO(text), kind, fmt, clock=lambda: READ_AT))
 
 
@@ -125,11 +127,16 @@ def test_strict_stops_at_the_first_bad_line() -> None:
 
 
 def test_lines_of_the_other_kind_are_skipped_not_rejected() -> None:
-    report = replay(read(lines(SCAN, {"kind": "dispatch"}, {**SCAN, "kind": "scan"})), check(EventKind.SCAN))
+    report = replay(
+        read(lines(SCAN, {"kind": "dispatch"}, {**SCAN, "kind": "scan"})), check(EventKind.SCAN)
+    )
     assert (report.published, report.other_kind, report.ok) == (2, 1, True)
 
 
-CSV_HEADER = "code,order_id,seller_id,seller_verified,sku,quantity,dispatch_time,origin_country,destination_country,destination_city\n"
+CSV_HEADER = (
+    "code,order_id,seller_id,seller_verified,sku,quantity,dispatch_time,origin_country,"
+    "destination_country,destination_city\n"
+)
 
 
 def test_csv_dispatches_fill_gs1_product_fields_from_the_code() -> None:
@@ -156,7 +163,14 @@ def test_csv_dispatches_fill_gs1_product_fields_from_the_code() -> None:
 
 def test_csv_bad_rows_are_reported_by_their_line() -> None:
     good = "TC000000000001L,8001,S1,no,SKU-1,1,2026-10-30T09:00:00Z,CN,ES,\n"
-    text = CSV_HEADER + good + good.replace(",1,", ",one,") + good.replace("CN", "XX") + good + "TC000000000001L\n"
+    text = (
+        CSV_HEADER
+        + good
+        + good.replace(",1,", ",one,")
+        + good.replace("CN", "XX")
+        + good
+        + "TC000000000001L\n"
+    )
     report = replay(read(text, EventKind.DISPATCH, InputFormat.CSV), check(EventKind.DISPATCH))
     assert report.published == 2
     assert [(e.line, e.reason.split(":")[0]) for e in report.rejected] == [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -16,10 +18,11 @@ from producers.simulator import (
     SimEvent,
     SimulationConfig,
     SimulationError,
+    hardcases,
     simulate,
 )
 from producers.simulator.journey import MAX_CLEAN_GAP
-from producers.simulator.world import CARRIERS, CITIES, FIRST_MILE, LAST_MILE, LANES
+from producers.simulator.world import CARRIERS, CITIES, FIRST_MILE, LANES, LAST_MILE
 from schemas.codes import parse_code
 from schemas.status import TERMINAL, SubStatus
 
@@ -45,9 +48,7 @@ def test_another_seed_or_day_gives_other_codes_and_ids() -> None:
     base = events(300, 9)
     for other in (events(300, 10), events(300, 9, UNTIL + timedelta(days=1))):
         assert {e.record["code"] for e in base}.isdisjoint(e.record["code"] for e in other)
-        assert {e.record["event_id"] for e in base}.isdisjoint(
-            e.record["event_id"] for e in other
-        )
+        assert {e.record["event_id"] for e in base}.isdisjoint(e.record["event_id"] for e in other)
 
 
 def test_events_come_in_receive_order_within_the_window() -> None:
@@ -61,7 +62,9 @@ def test_events_come_in_receive_order_within_the_window() -> None:
 def test_receive_delays_are_bounded() -> None:
     for event in events():
         record = event.record
-        happened = record["dispatch_time"] if event.kind is EventKind.DISPATCH else record["event_time"]  # type: ignore[typeddict-item]
+        happened = (
+            record["dispatch_time"] if event.kind is EventKind.DISPATCH else record["event_time"]
+        )  # type: ignore[typeddict-item]
         delay = record["received_time"] - happened
         limit = timedelta(hours=3) if event.case is None else timedelta(hours=40)
         assert timedelta(0) < delay <= limit, (event.case, delay)
@@ -121,7 +124,7 @@ def test_clean_journeys_keep_clear_of_the_alert_rules() -> None:
         physical = [s for s in scans if s["sub_status"] != SubStatus.LABEL_CREATED]
         if physical:
             assert physical[0]["event_time"] - dispatched[code] <= timedelta(hours=30)  # type: ignore[operator]
-        for before, after in zip(scans, scans[1:], strict=False):
+        for before, after in itertools.pairwise(scans):
             gap = after["event_time"] - before["event_time"]  # type: ignore[operator]
             assert timedelta(0) <= gap <= MAX_CLEAN_GAP
             km = _km(before, after)
@@ -195,7 +198,7 @@ def test_clones_are_scanned_far_away_soon_after() -> None:
     for code in clones:
         speeds = [
             _km(a, b) / max((b["event_time"] - a["event_time"]).total_seconds() / 3600, 1 / 60)  # type: ignore[operator]
-            for a, b in zip(scans[code], scans[code][1:], strict=False)
+            for a, b in itertools.pairwise(scans[code])
             if _km(a, b) >= 500
         ]
         assert max(speeds) > 1000
@@ -212,9 +215,9 @@ def test_event_counts_by_kind_match_the_plan() -> None:
     sim = simulate(SimulationConfig(400, UNTIL, seed=2))
     stream = list(sim.events())
     kinds = Counter(e.kind for e in stream)
-    assert kinds[EventKind.DISPATCH] == sum(
-        1 for t in sim.shipments if t.dispatched
-    ) + sum(1 for e in stream if e.kind is EventKind.DISPATCH and e.case is HardCase.DUPLICATE)
+    assert kinds[EventKind.DISPATCH] == sum(1 for t in sim.shipments if t.dispatched) + sum(
+        1 for e in stream if e.kind is EventKind.DISPATCH and e.case is HardCase.DUPLICATE
+    )
     assert sim.event_count == len(stream)
 
 
@@ -232,3 +235,13 @@ def test_bad_configs_are_refused(changes: dict[str, object], message: str) -> No
     settings: dict[str, object] = {"shipments": 10, "until": UNTIL, **changes}
     with pytest.raises(SimulationError, match=message):
         SimulationConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_the_documented_shares_are_the_real_ones() -> None:
+    documented = {
+        name: float(share) / 100
+        for name, share in re.findall(r"^- (\w+) \(([\d.]+) %\)", hardcases.__doc__ or "", re.M)
+    }
+    assert documented == {
+        case.value: share for case, share in {**JOURNEY_CASES, **DELIVERY_CASES}.items()
+    }

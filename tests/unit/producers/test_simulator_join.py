@@ -20,6 +20,7 @@ from streams.transition import Outcome, Rules, apply, next_due, tick
 
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
 WALL_CLOCK = datetime(2027, 1, 1, tzinfo=UTC)
+RULES = Rules()
 
 
 def partition_of(code: str, partitions: int) -> int:
@@ -35,7 +36,7 @@ class JoinRun:
     outcomes: Counter[Outcome] = field(default_factory=Counter)
 
 
-def run_join(events: Iterable[SimEvent], partitions: int, rules: Rules = Rules()) -> JoinRun:
+def run_join(events: Iterable[SimEvent], partitions: int, rules: Rules = RULES) -> JoinRun:
     """Apply ``events`` in order; after each, tick every state due at its partition's stream
     time (the largest event time the partition has seen)."""
     run = JoinRun()
