@@ -3,7 +3,7 @@
 See ``hardcases`` for the cases and their shares, ``simulation`` for the time model.
 """
 
-from producers.simulator.hardcases import DELIVERY_CASES, JOURNEY_CASES, HardCase
+from producers.simulator.hardcases import ALERTS, DELIVERY_CASES, JOURNEY_CASES, HardCase
 from producers.simulator.simulation import (
     ShipmentTruth,
     SimEvent,
@@ -12,8 +12,10 @@ from producers.simulator.simulation import (
     SimulationError,
     simulate,
 )
+from producers.simulator.tally import Tally
 
 __all__ = [
+    "ALERTS",
     "DELIVERY_CASES",
     "JOURNEY_CASES",
     "HardCase",
@@ -22,5 +24,6 @@ __all__ = [
     "Simulation",
     "SimulationConfig",
     "SimulationError",
+    "Tally",
     "simulate",
 ]

@@ -115,6 +115,23 @@ DELIVERY_CASES: Mapping[HardCase, float] = {
 }
 """Share of shipments per delivery case, drawn independently of the journey case."""
 
+ALERTS: Mapping[HardCase | None, str] = {
+    None: "none",
+    HardCase.DELIVERY_FAILURE: "none",
+    HardCase.CUSTOMS_HOLD: "STALLED for holds of 96 h and more",
+    HardCase.RETURN: "none",
+    HardCase.LOST: "STALLED; EXPIRED when 30 days pass",
+    HardCase.STALLED: "STALLED",
+    HardCase.ABANDONED: "EXPIRED; STALLED when in transit",
+    HardCase.NEVER_PICKED_UP: "DISPATCH_SLA_BREACH; EXPIRED when 30 days pass",
+    HardCase.NEVER_DISPATCHED: "UNKNOWN_CODE",
+    HardCase.CLONE: "SUSPECTED_CLONE",
+    HardCase.LATE_DISPATCH: "none",
+    HardCase.DUPLICATE: "none",
+    HardCase.OUT_OF_ORDER: "none",
+}
+"""The alerts each case raises under the default join rules, in words (help and summaries)."""
+
 MIN_SHIPMENTS_FOR_ALL = 50
 
 
