@@ -10,12 +10,13 @@ from typing import TextIO
 
 import click
 from rich.markup import escape
+from tracecode.cli._output import console, err_console
+from tracecode.settings import Settings
 
 from producers.core import EventProducer, ProducerStats
 from producers.events import EventKind, InputRecord, encode_event
 from producers.files import FileItem, InputFormat, read_events
 from producers.replay import ReplayReport, replay
-from tracecode.cli._output import console, err_console
 from tracecode.cli._producing import (
     Stop,
     delivery_progress,
@@ -25,7 +26,6 @@ from tracecode.cli._producing import (
     stop_on_signal,
     until_stopped,
 )
-from tracecode.settings import Settings
 
 
 @click.group()
@@ -110,7 +110,7 @@ def _ingest(
             if producer is not None:
                 stats = finish(producer, lambda s: progress.update(task, completed=s.acknowledged))
         progress.update(task, completed=report.published)
-    _summary(name, kind, report, stats, time.monotonic() - started, stop)
+    _summary(f"{name}: {kind}s", report, stats, time.monotonic() - started, stop)
     if stop.requested:
         sys.exit(stop.exit_code)
     if report.rejected or (stats is not None and (stats.failed or stats.in_flight)):
@@ -132,15 +132,14 @@ def _sender(kind: EventKind, producer: EventProducer | None) -> Callable[[InputR
 
 
 def _summary(
-    name: str,
-    kind: EventKind,
+    what: str,
     report: ReplayReport,
     stats: ProducerStats | None,
     elapsed: float,
     stop: Stop,
 ) -> None:
     verb = "checked" if stats is None else "published"
-    parts = [f"{report.published:,} {kind}s {verb}"]
+    parts = [f"{report.published:,} {verb}"]
     if stats is not None:
         parts.append(f"{stats.acknowledged:,} acknowledged")
         if stats.failed:
@@ -149,10 +148,9 @@ def _summary(
         f"[red]{len(report.rejected):,} lines rejected[/]" if report.rejected else "0 rejected"
     )
     if report.other_kind:
-        other = EventKind.DISPATCH if kind is EventKind.SCAN else EventKind.SCAN
-        parts.append(f"{report.other_kind:,} {other} lines skipped")
+        parts.append(f"{report.other_kind:,} lines of the other kind skipped")
     console.print(
-        f"{escape(name)}: " + ", ".join(parts) + f" in {elapsed:.1f} s "
+        f"{escape(what)}: " + ", ".join(parts) + f" in {elapsed:.1f} s "
         f"({rate_text(report.published, elapsed)})."
     )
     if report.stopped_at is not None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, time as day_start
+from datetime import UTC, datetime
+from datetime import time as day_start
 from typing import Any
 
 import click
 from rich import box
 from rich.table import Table
+from tracecode.cli._output import console, err_console
+from schemas.topics import TopicNames
+from tracecode.errors import TracecodeError
+from tracecode.settings import Settings
 
 from producers.core import ProducerStats
 from producers.events import EventKind
@@ -27,7 +32,6 @@ from producers.simulator import (
     simulate,
 )
 from producers.simulator.simulation import MIN_DAYS
-from tracecode.cli._output import console, err_console
 from tracecode.cli._producing import (
     delivery_progress,
     finish,
@@ -36,8 +40,6 @@ from tracecode.cli._producing import (
     stop_on_signal,
     until_stopped,
 )
-from tracecode.errors import TracecodeError
-from tracecode.settings import Settings
 
 _PROGRESS_EVERY = 500
 
@@ -125,6 +127,7 @@ class UtcDateTime(click.ParamType):
 @click.pass_obj
 def simulate_command(
     settings: Settings,
+    *,
     shipments: int,
     rate: float | None,
     seed: int,
@@ -145,7 +148,7 @@ def simulate_command(
     else:
         started, stop_code, stats = _publish(settings, simulation, tally, rate)
     elapsed = time.monotonic() - started
-    _summary(simulation, tally, stats, elapsed, dry_run, settings)
+    _summary(simulation, tally, stats, elapsed, settings.topic_names())
     if stop_code is not None:
         sys.exit(stop_code)
     if stats is not None and (stats.failed or stats.in_flight):
@@ -212,10 +215,10 @@ def _summary(
     tally: Tally,
     stats: ProducerStats | None,
     elapsed: float,
-    dry_run: bool,
-    settings: Settings,
+    topics: TopicNames,
 ) -> None:
-    out = err_console if dry_run else console
+    # A dry run's stdout carries the events: everything else goes to stderr.
+    out = err_console if stats is None else console
     config = simulation.config
     start, end = config.window
     complete = tally.events == simulation.event_count
