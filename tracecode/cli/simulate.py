@@ -13,7 +13,6 @@ import click
 from rich import box
 from rich.table import Table
 from tracecode.cli._output import console, err_console
-from schemas.topics import TopicNames
 from tracecode.errors import TracecodeError
 from tracecode.settings import Settings
 
@@ -32,6 +31,7 @@ from producers.simulator import (
     simulate,
 )
 from producers.simulator.simulation import MIN_DAYS
+from schemas.topics import TopicNames
 from tracecode.cli._producing import (
     delivery_progress,
     finish,
@@ -238,11 +238,9 @@ def _summary(
         + (", ".join(f"{kind} {n:,}" for kind, n in sorted(expected.items())) or "none")
     )
     if stats is None:
-        out.print(
-            f"Wrote {tally.events:,} JSON lines in {elapsed:.1f} s ({rate_text(tally.events, elapsed)})."
-        )
+        rate = rate_text(tally.events, elapsed)
+        out.print(f"Wrote {tally.events:,} JSON lines in {elapsed:.1f} s ({rate}).")
         return
-    topics = settings.topic_names()
     out.print(
         f"Published {stats.sent:,} events to {topics.scans} and {topics.dispatches}: "
         f"[green]{stats.acknowledged:,} acknowledged[/], "
