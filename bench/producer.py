@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from tracecode.settings import Settings, load_settings
-from tracecode.topics import admin_client, apply, topic_specs
 
 from producers.config import ProducerConfig
 from producers.core import EventProducer
 from producers.events import EventKind, InputRecord, encode_event
 from producers.simulator import SimulationConfig, simulate
 from schemas.topics import TopicNames
+from tracecode.settings import Settings, load_settings
+from tracecode.topics import admin_client, apply, topic_specs
 
 Event = tuple[EventKind, InputRecord, bytes]
 _UNTIL = datetime(2026, 11, 1, tzinfo=UTC)

@@ -8,7 +8,6 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from schemas.kafka import KafkaConnection
-
 from schemas.topics import TopicNames
 
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]

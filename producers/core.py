@@ -129,7 +129,12 @@ class EventProducer:
 
     def __init__(self, config: ProducerConfig, *, client_factory: ClientFactory | None = None):
         self.config = config
-        properties = {**config.librdkafka(), "on_delivery": self._on_delivery}
+        properties = {
+            **config.librdkafka(),
+            "on_delivery": self._on_delivery,
+            # librdkafka's own messages (retries, broker state) go through logging, not stderr.
+            "logger": logging.getLogger(f"{__name__}.librdkafka"),
+        }
         self._client = (client_factory or _confluent_producer)(properties)
         self._topics = {kind: kind.topic(config.topics) for kind in EventKind}
         self._kinds = {topic: kind for kind, topic in self._topics.items()}

@@ -23,6 +23,11 @@ class EventKind(StrEnum):
         """The Avro record type of this kind."""
         return RecordType.CARRIER_SCAN if self is EventKind.SCAN else RecordType.SELLER_DISPATCH
 
+    @property
+    def plural(self) -> str:
+        """``scans`` or ``dispatches``, for people."""
+        return "scans" if self is EventKind.SCAN else "dispatches"
+
     def topic(self, topics: TopicNames) -> str:
         """The topic this kind is published to."""
         return topics.scans if self is EventKind.SCAN else topics.dispatches

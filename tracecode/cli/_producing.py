@@ -17,11 +17,11 @@ from typing import TypeVar
 from confluent_kafka import KafkaException
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from producers.core import DeliveryError, EventProducer, MissingTopicsError, ProducerStats
 from tracecode.cli._output import err_console
 from tracecode.errors import TracecodeError
 from tracecode.settings import Settings
-
-from producers.core import DeliveryError, EventProducer, MissingTopicsError, ProducerStats
 
 T = TypeVar("T")
 

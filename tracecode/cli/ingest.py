@@ -10,13 +10,12 @@ from typing import TextIO
 
 import click
 from rich.markup import escape
-from tracecode.cli._output import console, err_console
-from tracecode.settings import Settings
 
 from producers.core import EventProducer, ProducerStats
 from producers.events import EventKind, InputRecord, encode_event
 from producers.files import FileItem, InputFormat, read_events
 from producers.replay import ReplayReport, replay
+from tracecode.cli._output import console, err_console
 from tracecode.cli._producing import (
     Stop,
     delivery_progress,
@@ -26,6 +25,7 @@ from tracecode.cli._producing import (
     stop_on_signal,
     until_stopped,
 )
+from tracecode.settings import Settings
 
 
 @click.group()
@@ -85,7 +85,7 @@ def _ingest(
     dry_run: bool,
 ) -> None:
     name = "stdin" if file.name == "<stdin>" else file.name
-    producer = None if dry_run else open_producer(settings, f"tracecode-ingest-{kind}s")
+    producer = None if dry_run else open_producer(settings, f"tracecode-ingest-{kind.plural}")
     started = time.monotonic()
     stats: ProducerStats | None = None
     with stop_on_signal() as stop, delivery_progress() as progress:
@@ -110,7 +110,7 @@ def _ingest(
             if producer is not None:
                 stats = finish(producer, lambda s: progress.update(task, completed=s.acknowledged))
         progress.update(task, completed=report.published)
-    _summary(f"{name}: {kind}s", report, stats, time.monotonic() - started, stop)
+    _summary(f"{name}: {kind.plural}", report, stats, time.monotonic() - started, stop)
     if stop.requested:
         sys.exit(stop.exit_code)
     if report.rejected or (stats is not None and (stats.failed or stats.in_flight)):

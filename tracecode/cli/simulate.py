@@ -12,9 +12,6 @@ from typing import Any
 import click
 from rich import box
 from rich.table import Table
-from tracecode.cli._output import console, err_console
-from tracecode.errors import TracecodeError
-from tracecode.settings import Settings
 
 from producers.core import ProducerStats
 from producers.events import EventKind
@@ -32,6 +29,7 @@ from producers.simulator import (
 )
 from producers.simulator.simulation import MIN_DAYS
 from schemas.topics import TopicNames
+from tracecode.cli._output import console, err_console
 from tracecode.cli._producing import (
     delivery_progress,
     finish,
@@ -40,6 +38,8 @@ from tracecode.cli._producing import (
     stop_on_signal,
     until_stopped,
 )
+from tracecode.errors import TracecodeError
+from tracecode.settings import Settings
 
 _PROGRESS_EVERY = 500
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError
-from schemas.kafka import KafkaConnection
 
 from producers.config import ProducerConfig
 from producers.core import DeliveryError, EventProducer, MissingTopicsError
@@ -18,6 +17,7 @@ from producers.events import EventKind, encode_event
 from producers.simulator import SimulationConfig, simulate
 from schemas.codec import codec_for
 from schemas.errors import InvalidRecordError
+from schemas.kafka import KafkaConnection
 from schemas.records import CarrierScan, RecordType, SellerDispatch
 from schemas.topics import TopicNames
 
