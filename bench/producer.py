@@ -139,7 +139,8 @@ def main() -> None:
         stored: dict[str, int | None] = {}
         for round_ in range(args.rounds):
             for way, run in WAYS.items():
-                topics = TopicNames().with_prefix(f"bench-{compression}-{way}-{round_}.")
+                slug = way.replace("+", "-")  # topic names allow [a-zA-Z0-9._-]
+                topics = TopicNames().with_prefix(f"bench-{compression}-{slug}-{round_}.")
                 specs = [
                     spec
                     for spec in topic_specs(topics, settings.topics_config())

@@ -119,7 +119,7 @@ class ProducerSettings(BaseSettings):
     model_config = _section_config("PRODUCER")
 
     compression: Compression = Field(
-        "lz4", description="Batch compression: none, gzip, snappy, lz4 or zstd."
+        "zstd", description="Batch compression: none, gzip, snappy, lz4 or zstd."
     )
     linger_ms: float = Field(
         20.0, ge=0, description="Milliseconds a batch may wait for more events before it is sent."

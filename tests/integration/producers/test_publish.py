@@ -3,6 +3,7 @@ and the commands end to end (including Ctrl-C in the middle of a run)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -15,6 +16,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
@@ -235,3 +237,43 @@ def test_publishing_without_topics_says_what_to_do(kafka: KafkaConnection) -> No
     assert done.returncode == 1
     assert "do not exist" in done.stderr
     assert "tracecode topics apply" in done.stderr
+
+
+def test_the_workers_client_reads_the_compressed_batches(
+    kafka: KafkaConnection, topic_names: TopicNames, settings: Settings
+) -> None:
+    """Faust consumes with aiokafka, which needs cramjam to decompress zstd and lz4 batches."""
+    create_input_topics(kafka, topic_names, settings)
+    events = [
+        e
+        for e in simulate(SimulationConfig(20, UNTIL, seed=3)).events()
+        if e.kind is EventKind.SCAN
+    ]
+    config = ProducerConfig(kafka, topics=topic_names)
+    assert config.compression == "zstd"
+    with EventProducer(config) as producer:
+        for event in events:
+            producer.send(event.kind, event.record)
+
+    async def consume() -> list[bytes]:
+        consumer = AIOKafkaConsumer(
+            topic_names.scans,
+            bootstrap_servers=kafka.bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=unique("test-aiokafka"),
+        )
+        await consumer.start()
+        values: list[bytes] = []
+        try:
+            async with asyncio.timeout(60):
+                while len(values) < len(events):
+                    batches = await consumer.getmany(timeout_ms=500)
+                    values += [m.value for batch in batches.values() for m in batch if m.value]
+        finally:
+            await consumer.stop()
+        return values
+
+    codec = codec_for(EventKind.SCAN.record_type)
+    received = {codec.decode(value)["event_id"] for value in asyncio.run(consume())}
+    assert received == {e.record["event_id"] for e in events}

@@ -121,7 +121,7 @@ def test_guarantees_are_configured() -> None:
     assert config["enable.idempotence"] is True
     assert config["acks"] == "all"
     assert config["partitioner"] == "murmur2_random"
-    assert config["compression.type"] == "lz4"
+    assert config["compression.type"] == "zstd"
     assert config["bootstrap.servers"] == "127.0.0.1:1"
 
 
