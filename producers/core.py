@@ -125,7 +125,10 @@ class MissingTopicsError(Exception):
 
 
 class EventProducer:
-    """Publishes carrier scans and seller dispatches, keyed by canonical code."""
+    """Publishes carrier scans and seller dispatches, keyed by canonical code.
+
+    Not thread-safe: delivery reports are served by the thread that sends and flushes.
+    """
 
     def __init__(self, config: ProducerConfig, *, client_factory: ClientFactory | None = None):
         self.config = config

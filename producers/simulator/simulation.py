@@ -16,6 +16,7 @@ join must raise under its default rules, with the event time each becomes due.
 from __future__ import annotations
 
 import heapq
+import logging
 import random
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -36,6 +37,8 @@ from producers.simulator.hardcases import (
 from producers.simulator.records import dispatch_record, scan_record
 from producers.simulator.shipment import Shipment, build_shipment, shipment_rng
 from schemas.records import CarrierScan, SellerDispatch
+
+logger = logging.getLogger(__name__)
 
 MIN_DAYS = 50
 """Abandoned shipments must expire (30 days without news) inside the window."""
@@ -173,6 +176,16 @@ class Simulation:
             {truth.code: truth for truth in truths}
         )
         """Ground truth per canonical code."""
+        logger.info(
+            "simulation planned",
+            extra={
+                "shipments": config.shipments,
+                "events": self.event_count,
+                "seed": config.seed,
+                "until": config.until.isoformat(),
+                "placement_retries": sum(plan.attempt for plan in self._plans),
+            },
+        )
 
     @property
     def event_count(self) -> int:
