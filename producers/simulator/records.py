@@ -12,9 +12,9 @@ from schemas.status import STATUS_OF
 SOURCE = "SIMULATOR"
 
 
-def utc_offset_minutes(scan_or_city_time: datetime) -> int:
+def utc_offset_minutes(local_time: datetime) -> int:
     """The UTC offset of an aware local time, in minutes."""
-    offset = scan_or_city_time.utcoffset()
+    offset = local_time.utcoffset()
     assert offset is not None
     return int(offset.total_seconds() // 60)
 
