@@ -15,7 +15,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from producers.simulator import HardCase, SimEvent, Simulation, SimulationConfig, simulate
-from schemas.records import ShipmentState
+from schemas.records import ShipmentAlert, ShipmentState
 from streams.transition import Outcome, Rules, apply, next_due, tick
 
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
@@ -33,7 +33,17 @@ class JoinRun:
     states: dict[str, ShipmentState] = field(default_factory=dict)
     stream_time: dict[int, datetime] = field(default_factory=dict)
     alerts: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    first_detected: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    """(code, kind) -> earliest ``detected_at`` of the alerts of that kind."""
     outcomes: Counter[Outcome] = field(default_factory=Counter)
+
+    def record(self, code: str, alerts: Iterable[ShipmentAlert]) -> None:
+        for alert in alerts:
+            self.alerts[code].add(alert["kind"])
+            key = (code, alert["kind"])
+            self.first_detected[key] = min(
+                alert["detected_at"], self.first_detected.get(key, alert["detected_at"])
+            )
 
 
 def run_join(events: Iterable[SimEvent], partitions: int, rules: Rules = RULES) -> JoinRun:
@@ -54,7 +64,7 @@ def run_join(events: Iterable[SimEvent], partitions: int, rules: Rules = RULES) 
         transition = apply(run.states.get(code), record, rules, WALL_CLOCK)
         run.outcomes[transition.outcome] += 1
         run.states[code] = transition.state
-        run.alerts[code].update(alert["kind"] for alert in transition.alerts)
+        run.record(code, transition.alerts)
         moment = record["dispatch_time"] if "dispatch_time" in record else record["event_time"]  # type: ignore[typeddict-item]
         run.stream_time[partition] = max(moment, run.stream_time.get(partition, moment))
         schedule(code, partition)
@@ -65,7 +75,7 @@ def run_join(events: Iterable[SimEvent], partitions: int, rules: Rules = RULES) 
                 continue  # rescheduled since
             ticked = tick(run.states[due_code], run.stream_time[partition], rules, WALL_CLOCK)
             run.states[due_code] = ticked.state
-            run.alerts[due_code].update(alert["kind"] for alert in ticked.alerts)
+            run.record(due_code, ticked.alerts)
             schedule(due_code, partition)
     return run
 
@@ -94,6 +104,14 @@ def test_every_code_raises_exactly_its_expected_alerts(seed: int, partitions: in
     for code, truth in sim.truth.items():
         partition_time = run.stream_time[partition_of(code, partitions)]
         assert truth.expected_at(partition_time) == truth.expected_alerts
+        for kind, due in truth.alert_due.items():
+            detected = run.first_detected[code, kind]
+            if kind == "SUSPECTED_CLONE":
+                # Fired on arrival: a late genuine scan can reveal an earlier impossible move
+                # after the alert went out with a later one.
+                assert due <= detected < UNTIL, (code, truth.cases)
+            else:
+                assert detected == due, (code, kind, truth.cases)
 
 
 def test_every_alert_kind_is_expected_somewhere() -> None:
