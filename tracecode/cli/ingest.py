@@ -53,7 +53,7 @@ def _common(command: Callable[..., None]) -> Callable[..., None]:
 @_common
 @click.pass_obj
 def scans(settings: Settings, file: TextIO, strict: bool, dry_run: bool) -> None:
-    """Publish carrier scans from JSON lines (e.g. `tracecode simulate --dry-run` output)."""
+    """Publish carrier scans from JSON lines, such as `tracecode simulate --dry-run` writes."""
     _ingest(settings, file, EventKind.SCAN, InputFormat.JSONL, strict=strict, dry_run=dry_run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from datetime import time as day_start
 from typing import Any
@@ -45,31 +46,25 @@ _PROGRESS_EVERY = 500
 
 
 def _help() -> str:
-    journey = "\n".join(
-        f"  {case.value:<17} {share:>5.1%}  {ALERTS[case]}" for case, share in JOURNEY_CASES.items()
+    def rows(shares: Mapping[HardCase, float]) -> str:
+        return "\n".join(
+            f"  {case.value:<17} {share:>5.1%}  {ALERTS[case]}" for case, share in shares.items()
+        )
+
+    return (
+        "Simulate cross-border marketplace traffic and publish it.\n\n"
+        "Each shipment is dispatched by a seller in China or Turkey, picked up, sorted, cleared "
+        "through export customs, flown, cleared through import customs and handed to the "
+        "destination's post for delivery, with the carriers' own event codes. Shipments are "
+        "dispatched over the --days days before --until; events are published in the order "
+        "they reach tracecode (event time plus a short delay), none received after --until. "
+        "The same --seed and --until give the same events, ids and order.\n\n"
+        "\b\nHard cases (share of shipments, alerts the join must raise):\n"
+        f"{rows(JOURNEY_CASES)}\n\n"
+        "\b\nDelivery cases (share of shipments, alerts):\n"
+        f"{rows(DELIVERY_CASES)}\n\n"
+        "docs/simulator.md explains the model and the ground truth the tests use."
     )
-    delivery = "\n".join(
-        f"  {case.value:<17} {share:>5.1%}  {ALERTS[case]}"
-        for case, share in DELIVERY_CASES.items()
-    )
-    return f"""Simulate cross-border marketplace traffic and publish it.
-
-    Each shipment is dispatched by a seller in China or Turkey, picked up, sorted, cleared
-    through export customs, flown, cleared through import customs and handed to the
-    destination's post for delivery, with the carriers' own event codes. Shipments are
-    dispatched over the DAYS days before --until; events are published in the order they
-    reach tracecode (event time plus a short delay), and nothing received after --until.
-    The same --seed and --until give the same events, ids and order.
-
-    \b
-    Hard cases (share of shipments, alerts the join must raise):
-    {journey}
-    \b
-    Delivery cases (share of shipments, alerts):
-    {delivery}
-
-    docs/simulator.md explains the model and the ground truth tests use.
-    """
 
 
 class UtcDateTime(click.ParamType):
