@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from producers.events import EventKind
-from producers.simulator.emission import Delivery, deliveries
+from producers.simulator.emission import DELIVERY_MILESTONES, Delivery, deliveries
 from producers.simulator.hardcases import (
     DELIVERY_CASES,
     EXPIRE_AFTER,
@@ -121,6 +121,8 @@ class ShipmentTruth:
     """Alert kind -> the stream time (event time) from which the join must have raised it."""
     dispatched: bool
     """Whether the seller dispatch is among the emitted events."""
+    delivered: bool
+    """Whether the delivery to the buyer is among the emitted events."""
     events: int
     """Number of events emitted for this code (duplicate copies included)."""
 
@@ -344,6 +346,12 @@ def _truth(
         cases=shown | {journey} if journey is not None else shown,
         alert_due=MappingProxyType(due),
         dispatched=any(item.scan is None for item in items),
+        delivered=any(
+            item.scan is not None
+            and not item.scan.counterfeit
+            and item.scan.milestone in DELIVERY_MILESTONES
+            for item in items
+        ),
         events=len(items),
     )
 

@@ -148,3 +148,7 @@ def test_clean_shipments_end_delivered_or_on_their_way() -> None:
         "DELIVERED",
     }
     assert statuses["DELIVERED"] > 0.7 * sum(statuses.values())
+    for truth in simulation(11).shipments:
+        if not truth.cases:
+            delivered = run.states[truth.code]["status"] == "DELIVERED"
+            assert delivered == truth.delivered, truth.code
