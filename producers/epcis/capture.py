@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from producers.epcis.document import read_input
 from producers.epcis.errors import InvalidDocumentError, Problem
-from producers.epcis.hashing import event_id
+from producers.epcis.hashing import CONTENT_HASH_PREFIX, event_id
 from producers.epcis.locations import master_data
 from producers.epcis.mapping import RecordDefaults, event_records, skip_reason
 from producers.epcis.rules import rule_problems
@@ -40,6 +40,9 @@ class CaptureSummary:
     """Events that gave no record, by reason."""
     skipped_identifiers: Counter[str] = field(default_factory=Counter)
     """Identifiers and quantities that are no traceability code, by reason."""
+    content_hash_ids: int = 0
+    """Events without eventID whose standard event hash could not be computed, identified by
+    a content hash instead (docs/epcis.md)."""
 
     @property
     def events_read(self) -> int:
@@ -80,6 +83,8 @@ def capture(
         reason = skip_reason(event)
         if reason is None:
             identity = event_id(event, capture_input.event_context(event))
+            if identity.startswith(CONTENT_HASH_PREFIX):
+                summary.content_hash_ids += 1
             given = event_records(event, identity, master, defaults)
             summary.skipped_identifiers.update(given.skipped_identifiers)
             problems += _invalid_records(given.records, index, event.get("eventID"))
@@ -92,6 +97,12 @@ def capture(
             )
     if problems:
         raise InvalidDocumentError(_by_event(problems))
+    if summary.content_hash_ids:
+        logger.warning(
+            "EPCIS events without eventID identified by a content hash: the reference "
+            "implementation could not compute their standard event hash",
+            extra={"events": summary.content_hash_ids},
+        )
     summary.retractions = sum(1 for record in records if record["retracts_event_id"])
     summary.scans = len(records) - summary.retractions
     logger.info(

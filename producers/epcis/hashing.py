@@ -64,7 +64,8 @@ def event_id(event: JsonObject, context: Context) -> str:
         return event_hash(event, context)
     except EventHashError as exc:
         fallback = content_hash(event)
-        logger.warning(
+        # Counted and reported once per document by the caller.
+        logger.debug(
             "EPCIS event hash not computable; the event gets a content hash as its id",
             extra={"reason": str(exc), "event_id": fallback},
         )

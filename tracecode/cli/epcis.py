@@ -110,6 +110,11 @@ def _summary(name: str, result: Capture, stats: ProducerStats | None, out: Conso
     else:
         failed = f", [red]{stats.failed:,} not delivered[/]" if stats.failed else ""
         out.print(f"{records}: {stats.acknowledged:,} acknowledged{failed}.")
+    if summary.content_hash_ids:
+        out.print(
+            f"[yellow]{summary.content_hash_ids:,} events without eventID got a content hash "
+            "as id[/]: the standard event hash could not be computed (docs/epcis.md)."
+        )
     skipped = [
         *(("event", reason, n) for reason, n in summary.skipped_events.items()),
         *(("identifier", reason, n) for reason, n in summary.skipped_identifiers.items()),

@@ -282,8 +282,11 @@ class TestEventIds:
     def test_where_the_reference_hash_fails_a_content_hash_stands_in(self) -> None:
         # epcis-event-hash-generator 1.9.3 fails on a business transaction without type.
         event = object_event(bizTransactionList=[{"bizTransaction": "urn:x:po:1"}])
-        first = run(document(event)).records[0]["event_id"]
+        result = run(document(event, object_event(epcList=[OTHER])))
+        first = result.records[0]["event_id"]
         assert first.startswith(CONTENT_HASH_PREFIX)
+        assert result.records[1]["event_id"].startswith("ni:///sha-256;")
+        assert result.summary.content_hash_ids == 1
         assert run(document(event)).records[0]["event_id"] == first
 
 
