@@ -97,7 +97,10 @@ def _ingest(
         def on_line(report: ReplayReport) -> None:
             nonlocal shown
             for error in report.rejected[shown:]:
-                progress.console.print(f"[red]{escape(name)}:{escape(str(error))}[/]")
+                # One unwrapped line per error, whatever the width: people grep these.
+                progress.console.print(
+                    f"[red]{escape(name)}:{escape(str(error))}[/]", soft_wrap=True
+                )
             shown = len(report.rejected)
             if report.published % 500 == 0:
                 seconds = time.monotonic() - started
