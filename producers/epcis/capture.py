@@ -117,7 +117,7 @@ def capture(
     return Capture(records, summary)
 
 
-def _invalid_records(records: list[CarrierScan], index: int, event_id: object) -> list[Problem]:
+def _invalid_records(records: list[CarrierScan], index: int, given_id: object) -> list[Problem]:
     problems: list[Problem] = []
     for record in records:
         try:
@@ -125,14 +125,24 @@ def _invalid_records(records: list[CarrierScan], index: int, event_id: object) -
         except InvalidRecordError as exc:
             problems.append(
                 Problem(
-                    f"(scan of {record['code']})",
+                    _source_field(record, exc.field),
                     f"record-{exc.rule}",
                     f"the scan it gives breaks the record contract: {exc}",
                     index,
-                    event_id if isinstance(event_id, str) else None,
+                    given_id if isinstance(given_id, str) else None,
                 )
             )
     return problems
+
+
+def _source_field(record: CarrierScan, field: str) -> str:
+    """The input field behind a broken record field, as far as one is responsible."""
+    if field == "event_utc_offset_minutes":
+        # Real zones span UTC-12:00..+14:00; the EPCIS pattern allows down to -14:00.
+        if record["retracts_event_id"]:
+            return "errorDeclaration.declarationTime"
+        return "eventTimeZoneOffset"
+    return f"(scan of {record['code']}) {field}"
 
 
 def _by_event(problems: list[Problem]) -> list[Problem]:

@@ -320,7 +320,11 @@ def test_an_offset_valid_in_epcis_but_no_real_zone_is_rejected_by_the_record_con
     with pytest.raises(InvalidDocumentError) as caught:
         run(document(object_event(eventTimeZoneOffset="-13:00")))
     [problem] = caught.value.problems
-    assert (problem.event_index, problem.rule) == (0, "record-utc-offset-range")
+    assert (problem.event_index, problem.field, problem.rule) == (
+        0,
+        "eventTimeZoneOffset",
+        "record-utc-offset-range",
+    )
 
 
 def test_a_bad_carrier_name_is_refused_before_reading() -> None:
