@@ -91,8 +91,10 @@ def read_input(data: bytes | str) -> CaptureInput:
         raise _rejected(
             "json", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    except (_DuplicateKeyError, UnicodeDecodeError, ValueError) as exc:
+    except ValueError as exc:  # a repeated name, bad UTF-8, NaN or Infinity
         raise _rejected("json", f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _rejected("json", "JSON nested too deeply to be an EPCIS document") from None
     if not isinstance(body, dict):
         raise _rejected("document-type", "the input must be a JSON object (a document or event)")
     kind = body.get("type")

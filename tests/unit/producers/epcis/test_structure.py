@@ -35,6 +35,7 @@ def test_a_valid_document_and_a_single_event_have_no_problems() -> None:
         ('{"type": "EPCISQueryDocument"}', "document-type", "answer to a query"),
         ('{"type": "Invoice"}', "document-type", "neither EPCISDocument"),
         ("{}", "document-type", "neither EPCISDocument"),
+        ("[" * 100_000 + "]" * 100_000, "json", "nested too deeply"),
     ],
 )
 def test_unreadable_input_is_rejected_at_once(text: str, rule: str, says: str) -> None:
