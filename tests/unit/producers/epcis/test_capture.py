@@ -13,7 +13,7 @@ from producers.epcis.hashing import CONTENT_HASH_PREFIX, event_hash
 from producers.epcis.mapping import retraction_id
 from schemas.codec import codec_for
 from schemas.records import RecordType
-from tests.unit.producers.epcis.conftest import EPCIS_CONTEXT, document, dumps, object_event
+from tests.unit.producers.epcis.builders import EPCIS_CONTEXT, document, dumps, object_event
 
 ITEM = "urn:epc:id:sgtin:0614141.107346.2017"
 ITEM_CODE = "(01)10614141073464(21)2017"

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from producers.events import EventKind
 from producers.files import ParsedLine, read_events
-from tests.unit.producers.epcis.conftest import document, dumps, object_event
+from tests.unit.producers.epcis.builders import document, dumps, object_event
 from tracecode.cli import main
 
 ITEMS = [f"urn:epc:id:sgtin:0614141.107346.{n}" for n in (1, 2, 3)]

@@ -9,7 +9,7 @@ import pytest
 from producers.epcis.document import read_input
 from producers.epcis.errors import Problem
 from producers.epcis.rules import rule_problems
-from tests.unit.producers.epcis.conftest import EPCIS_CONTEXT, document, dumps, object_event
+from tests.unit.producers.epcis.builders import EPCIS_CONTEXT, document, dumps, object_event
 
 SSCC = "urn:epc:id:sscc:0614141.1234567890"
 SGTIN = "urn:epc:id:sgtin:0614141.107346.2017"

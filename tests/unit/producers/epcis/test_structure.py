@@ -9,7 +9,7 @@ import pytest
 from producers.epcis.document import read_input
 from producers.epcis.errors import InvalidDocumentError, Problem
 from producers.epcis.structure import structural_problems
-from tests.unit.producers.epcis.conftest import EPCIS_CONTEXT, document, dumps, object_event
+from tests.unit.producers.epcis.builders import EPCIS_CONTEXT, document, dumps, object_event
 
 
 def problems_of(value: Any) -> list[Problem]:

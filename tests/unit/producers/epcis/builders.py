@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
 
 
@@ -41,8 +39,3 @@ def document(*events: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value)
-
-
-@pytest.fixture
-def shipping() -> dict[str, Any]:
-    return object_event()
