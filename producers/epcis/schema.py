@@ -9,7 +9,8 @@ grammar and the rules that depend on ``action``.
 
 Every event object admits its standard fields plus extension fields, whose names must be
 namespaced (``prefix:name`` or a full URI) as the JSON-LD binding requires. A subschema may carry
-a ``message`` (an annotation ignored by validators) that replaces the validator's wording.
+a ``message`` (an annotation ignored by validators) that replaces the validator's wording: a
+string for any failure of the subschema, or a dict naming the keywords it applies to.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _list(items: Schema, *, min_items: int = 0, unique: bool = False) -> Schema:
     schema: Schema = {"type": "array", "items": items, "minItems": min_items}
     if unique:
         schema["uniqueItems"] = True
-        schema["message"] = "lists the same value more than once"
+        schema["message"] = {"uniqueItems": "lists the same value more than once"}
     return schema
 
 

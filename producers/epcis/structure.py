@@ -61,6 +61,8 @@ def _problems(
         event_id = given if isinstance(given, str) else None
     rule = str(error.validator)
     custom = error.schema.get("message") if isinstance(error.schema, dict) else None
+    if isinstance(custom, dict):
+        custom = custom.get(rule)
 
     def problem(field_path: Sequence[str | int], message: str) -> Problem:
         return Problem(_render(field_path), rule, message, index, event_id)

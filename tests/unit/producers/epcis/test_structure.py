@@ -150,3 +150,10 @@ def test_events_without_type_or_not_objects_are_placed_in_the_list() -> None:
     assert {p.event_id for p in problems if p.event_index == 1} == {
         "urn:uuid:2b8e5c52-1111-4a57-9d0e-2f1a"
     }
+
+
+def test_messages_fit_the_failure() -> None:
+    listed_twice = problems_of(document(object_event(epcList=["urn:x:1", "urn:x:1"])))
+    not_a_list = problems_of(document(object_event(epcList="urn:x:1")))
+    assert [p.message for p in listed_twice] == ["lists the same value more than once"]
+    assert [p.message for p in not_a_list] == ["'urn:x:1' is not of type 'array'"]
