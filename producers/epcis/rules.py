@@ -125,7 +125,11 @@ def _identifiers(event: JsonObject) -> Iterator[Finding]:
         place = event.get(key)
         if isinstance(place, dict):
             yield from check(place.get("id"), Level.INSTANCE, f"{key}.id")
-    for key, name in (("sourceList", "source"), ("destinationList", "destination")):
+    for key, name in (
+        ("sourceList", "source"),
+        ("destinationList", "destination"),
+        ("bizTransactionList", "bizTransaction"),
+    ):
         for i, entry in _objects(event, key):
             yield from check(entry.get(name), Level.INSTANCE, f"{key}[{i}].{name}")
     for key in _QUANTITY_LISTS:

@@ -127,6 +127,10 @@ def test_times_must_be_rfc3339(fields: dict[str, Any], field: str) -> None:
             object_event(sourceList=[{"type": "location", "source": "urn:epc:tag:sgln-96:x"}]),
             "sourceList[0].source",
         ),
+        (
+            object_event(bizTransactionList=[{"bizTransaction": "urn:epc:id:gdti:0614141.1"}]),
+            "bizTransactionList[0].bizTransaction",
+        ),
     ],
 )
 def test_epc_uris_must_follow_the_tag_data_standard(event: dict[str, Any], field: str) -> None:
