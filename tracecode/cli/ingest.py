@@ -95,7 +95,10 @@ def _ingest(
         def on_line(report: ReplayReport) -> None:
             nonlocal shown
             for error in report.rejected[shown:]:
-                progress.console.print(f"[red]{escape(name)}:{escape(str(error))}[/]")
+                # One rejected line per output line, never wrapped: people grep these.
+                progress.console.print(
+                    f"[red]{escape(name)}:{escape(str(error))}[/]", soft_wrap=True
+                )
             shown = len(report.rejected)
             if report.published % 500 == 0:
                 seconds = time.monotonic() - started
