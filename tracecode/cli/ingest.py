@@ -97,7 +97,7 @@ def _ingest(
         def on_line(report: ReplayReport) -> None:
             nonlocal shown
             for error in report.rejected[shown:]:
-                # One unwrapped line per error, whatever the width: people grep these.
+                # One rejected line per output line, never wrapped: people grep these.
                 progress.console.print(
                     f"[red]{escape(name)}:{escape(str(error))}[/]", soft_wrap=True
                 )
