@@ -46,7 +46,7 @@ def connect(
         path.mkdir(parents=True, exist_ok=True)
         try:
             return clickhouse_connect.get_client(
-                dsn=target.dsn, database=database, settings=settings or {}
+                dsn=target.dsn, database=database, settings=settings or {}, tz_mode="aware"
             )
         except ProgrammingError as error:
             if "EmbeddedServer" in str(error) or "lock" in str(error).lower():
@@ -63,6 +63,7 @@ def connect(
         connect_timeout=target.connect_timeout,
         send_receive_timeout=target.send_receive_timeout,
         settings=settings or {},
+        tz_mode="aware",
     )
 
 

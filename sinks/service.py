@@ -1,0 +1,422 @@
+"""The sink service: Kafka output topics -> ClickHouse, exactly once.
+
+One thread runs the loop: poll records, add them to their partition's buffer, write the
+batches that are due, commit. A failed write pauses its partition and is retried with
+exponential backoff while the loop keeps polling (so the group membership stays alive and the
+other partitions keep flowing); a batch is never skipped. docs/sink.md explains the design.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from schemas.codec import codec_for
+from schemas.errors import CodecError
+from sinks.batching import Admission, PartitionBuffer
+from sinks.clickhouse import connect, ensure_database
+from sinks.config import SinkConfig
+from sinks.endpoint import QueryEndpoint
+from sinks.metrics import SinkMetrics
+from sinks.migrations import migrate
+from sinks.rows import Table, tables
+from sinks.state import BatchLedger
+from sinks.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+TP = tuple[str, int]
+_LAG_INTERVAL = 1.0
+_CONSUME_BATCH = 1000
+
+
+@dataclass(slots=True)
+class _Partition:
+    table: Table
+    decode: Callable[[bytes], Any]
+    buffer: PartitionBuffer | None = None
+    """None until the partition's ledger state is loaded."""
+    attempts: int = 0
+    retry_at: float = 0.0
+    halted: bool = False
+    paused: bool = False
+    end: int = -1
+    """End offset of the partition when the consumer last reached it."""
+
+
+class Sink:
+    """Consumes the history, status and alerts topics into ClickHouse until :meth:`stop`."""
+
+    def __init__(self, config: SinkConfig, metrics: SinkMetrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or SinkMetrics()
+        self._tables = tables(config.topics)
+        self._partitions: dict[TP, _Partition] = {}
+        self._stop = threading.Event()
+        self._positions: dict[TP, int] = {}
+        self._positions_lock = threading.Lock()
+        self._consumer: Consumer | None = None
+        self._writer: BatchWriter | None = None
+        self._ledger: BatchLedger | None = None
+        self._next_lag_update = 0.0
+        self.running = threading.Event()
+        """Set once the schema is migrated and the consumer subscribed."""
+        self.query_port: int | None = None
+        """Port the query endpoint listens on, once running (embedded target only)."""
+        self.metrics_port: int | None = None
+
+    def stop(self) -> None:
+        """Ask the loop to finish: what is buffered is written, then the sink returns."""
+        self._stop.set()
+
+    def positions(self) -> dict[TP, int]:
+        """Per assigned partition, the offset after the last record stored or skipped."""
+        with self._positions_lock:
+            return dict(self._positions)
+
+    def run(self) -> None:
+        """Migrate, serve the endpoints, consume until :meth:`stop`, then shut down cleanly."""
+        target = self.config.clickhouse
+        ensure_database(target)
+        client = connect(target)
+        servers: list[Any] = []
+        try:
+            report = migrate(client, self.config.ttl_days)
+            log.info(
+                "schema ready",
+                extra={"target": target.describe(), "schema_version": report.current_version},
+            )
+            self._ledger = BatchLedger(client)
+            self._writer = BatchWriter(client, self._ledger, self.metrics, self.config.fault_hook)
+            if self.config.metrics_port is not None:
+                metrics_server = self.metrics.serve(self.config.metrics_port)
+                servers.append(metrics_server)
+                self.metrics_port = metrics_server.server_port
+            if target.embedded and self.config.query_port is not None:
+                endpoint = QueryEndpoint(target, self.config.query_port)
+                endpoint.start()
+                servers.append(endpoint)
+                self.query_port = endpoint.port
+            self._consume()
+        finally:
+            for server in servers:
+                server.shutdown()
+                server.server_close()
+            client.close()
+            self.running.clear()
+
+    def _consume(self) -> None:
+        consumer = Consumer(
+            {
+                **self.config.kafka.librdkafka_config(),
+                "group.id": self.config.group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                # The worker writes in transactions: store only committed output.
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            },
+            logger=log,
+        )
+        self._consumer = consumer
+        consumer.subscribe(
+            list(self._tables),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        log.info(
+            "sink consuming",
+            extra={"topics": ",".join(self._tables), "group": self.config.group_id},
+        )
+        self.running.set()
+        try:
+            while not self._stop.is_set():
+                messages = consumer.consume(_CONSUME_BATCH, self.config.poll_timeout)
+                now = time.monotonic()
+                for message in messages:
+                    self._take(message, now)
+                self._load_states(now)
+                self._write_due(now, seal_all=False)
+                self._update_gauges(now)
+            self._drain()
+        finally:
+            consumer.close()
+            self._consumer = None
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _take(self, message: Message, now: float) -> None:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        error = message.error()
+        state = self._partitions.get((topic, partition))
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                if state is not None and state.buffer is not None:
+                    state.end = offset
+                    state.buffer.reached_end(offset)
+                    self._settle((topic, partition), state)
+                return
+            if error.fatal():
+                raise KafkaException(error)
+            log.warning("consumer error", extra={"error": str(error)})
+            return
+        if state is None or state.buffer is None or state.halted:
+            # Fetched before a pause or a revocation: it will be read again.
+            return
+        buffer = state.buffer
+        if offset < buffer.next_offset:
+            self.metrics.skipped.labels(topic).inc()
+            return
+        try:
+            record = state.decode(message.value() or b"")
+            row = state.table.to_row(record, partition, offset)
+        except (CodecError, KeyError, TypeError, ValueError) as error:
+            self._halt(topic, partition, offset, state, error)
+            return
+        if buffer.offer(offset, row, now) is Admission.SKIPPED:
+            self.metrics.skipped.labels(topic).inc()
+
+    def _halt(self, topic: str, partition: int, offset: int, state: _Partition, error: Exception) -> None:
+        # The worker dead-letters bad input, so an unreadable output record is a bug or a newer
+        # writer: stop here, keep the records before it, and lose nothing after it.
+        assert state.buffer is not None
+        state.buffer.seal()
+        state.halted = True
+        self._pause((topic, partition), state)
+        self.metrics.undecodable.labels(topic).inc()
+        self.metrics.halted.labels(topic, str(partition)).set(1)
+        log.error(
+            "undecodable record: partition halted",
+            extra={
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "error": f"{type(error).__name__}: {error}",
+                "hint": "upgrade the sink if a newer worker wrote it; to skip the record, "
+                "reset the group's offset of this partition past it and restart",
+            },
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write_due(self, now: float, *, seal_all: bool) -> bool:
+        """Write the batches that are ready; True when nothing is left to write."""
+        assert self._writer is not None
+        idle = True
+        for tp, state in list(self._partitions.items()):
+            buffer = state.buffer
+            if buffer is None:
+                continue
+            if seal_all or buffer.due(now):
+                buffer.seal()
+            if now < state.retry_at:
+                idle = False
+                continue
+            while (batch := buffer.next_batch()) is not None:
+                try:
+                    self._writer.write(batch, state.table)
+                except Exception as error:  # any failure: the batch is retried, never skipped
+                    state.attempts += 1
+                    delay = self.config.retry.delay(state.attempts)
+                    state.retry_at = now + delay
+                    self._pause(tp, state)
+                    self.metrics.retries.labels(state.table.name).inc()
+                    log.warning(
+                        "batch write failed, retrying",
+                        extra={
+                            "batch": batch.token,
+                            "table": state.table.name,
+                            "attempt": state.attempts,
+                            "retry_in": round(delay, 3),
+                            "error": f"{type(error).__name__}: {error}",
+                        },
+                    )
+                    idle = False
+                    break
+                buffer.stored(batch)
+                self._settle(tp, state)
+                self._commit(tp, batch.next_offset, asynchronous=True)
+                if state.attempts:
+                    log.info(
+                        "batch written after retries",
+                        extra={"batch": batch.token, "attempts": state.attempts + 1},
+                    )
+                state.attempts = 0
+                state.retry_at = 0.0
+            if buffer.next_batch() is None and state.paused and not state.halted:
+                self._resume(tp, state)
+            if buffer.pending_rows:
+                idle = False
+        return idle
+
+    def _drain(self) -> None:
+        """On shutdown: write everything buffered, retrying until the shutdown timeout."""
+        deadline = time.monotonic() + self.config.shutdown_timeout
+        while True:
+            now = time.monotonic()
+            if self._write_due(now, seal_all=True):
+                break
+            if now >= deadline:
+                left = sum(
+                    s.buffer.pending_rows for s in self._partitions.values() if s.buffer is not None
+                )
+                log.error(
+                    "shutdown timeout: rows not written will be read again at the next start",
+                    extra={"rows": left},
+                )
+                break
+            wake = min((s.retry_at for s in self._partitions.values()), default=now)
+            time.sleep(min(max(0.0, wake - now), max(0.0, deadline - now)) or 0.05)
+
+    def _commit(self, tp: TP, next_offset: int, *, asynchronous: bool) -> None:
+        # The ledger, not the group's offset, decides what is stored: a lost commit only
+        # means records are read again and skipped.
+        assert self._consumer is not None
+        try:
+            self._consumer.commit(
+                offsets=[TopicPartition(tp[0], tp[1], next_offset)], asynchronous=asynchronous
+            )
+        except KafkaException as error:
+            log.warning("offset commit failed", extra={"partition": f"{tp[0]}[{tp[1]}]", "error": str(error)})
+
+    # -- partitions ------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        consumer.assign(partitions)
+        for tp in partitions:
+            table = self._tables[tp.topic]
+            state = _Partition(table, codec_for(table.record_type).decode)
+            self._partitions[(tp.topic, tp.partition)] = state
+        # Nothing is read before the partition's ledger state is known.
+        consumer.pause(partitions)
+        for state in self._partitions.values():
+            if state.buffer is None:
+                state.paused = True
+        log.info("partitions assigned", extra={"partitions": _names(partitions)})
+
+    def _load_states(self, now: float) -> None:
+        waiting = [tp for tp, s in self._partitions.items() if s.buffer is None and now >= s.retry_at]
+        if not waiting:
+            return
+        assert self._ledger is not None
+        try:
+            states = self._ledger.load(waiting)
+        except Exception as error:  # ClickHouse unreachable: keep the partitions paused
+            for tp in waiting:
+                part = self._partitions[tp]
+                part.attempts += 1
+                part.retry_at = now + self.config.retry.delay(part.attempts)
+            log.warning("cannot read the batch ledger, retrying", extra={"error": str(error)})
+            return
+        for tp in waiting:
+            part = self._partitions[tp]
+            known = states.get(tp)
+            part.buffer = PartitionBuffer(
+                tp[0], tp[1], self.config.batch_max_rows, self.config.batch_max_age, known
+            )
+            part.attempts = 0
+            part.retry_at = 0.0
+            self._set_position(tp, part.buffer.next_offset)
+            if known is not None and known.pending is not None:
+                log.info(
+                    "rebuilding a batch whose write was not confirmed",
+                    extra={"partition": f"{tp[0]}[{tp[1]}]", "offsets": f"{known.first}-{known.last}"},
+                )
+            self._resume(tp, part)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # One attempt to store what is buffered; whatever fails is read again by the next owner,
+        # which rebuilds a pending batch with the same boundaries.
+        assert self._writer is not None
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            state = self._partitions.get(key)
+            if state is None or state.buffer is None or state.halted:
+                continue
+            state.buffer.seal()
+            while (batch := state.buffer.next_batch()) is not None:
+                try:
+                    self._writer.write(batch, state.table)
+                except Exception as error:
+                    log.warning(
+                        "batch not written before revocation",
+                        extra={"batch": batch.token, "error": f"{type(error).__name__}: {error}"},
+                    )
+                    break
+                state.buffer.stored(batch)
+                self._commit(key, batch.next_offset, asynchronous=False)
+        self._forget(partitions)
+        log.info("partitions revoked", extra={"partitions": _names(partitions)})
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member may own them already: write nothing, commit nothing.
+        self._forget(partitions)
+        log.warning("partitions lost", extra={"partitions": _names(partitions)})
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            self._partitions.pop(key, None)
+            for gauge in (self.metrics.lag, self.metrics.halted):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(tp.topic, str(tp.partition))
+            with self._positions_lock:
+                self._positions.pop(key, None)
+
+    def _pause(self, tp: TP, state: _Partition) -> None:
+        if not state.paused and self._consumer is not None:
+            self._consumer.pause([TopicPartition(tp[0], tp[1])])
+            state.paused = True
+
+    def _resume(self, tp: TP, state: _Partition) -> None:
+        if state.paused and self._consumer is not None:
+            self._consumer.resume([TopicPartition(tp[0], tp[1])])
+            state.paused = False
+
+    def _settle(self, tp: TP, state: _Partition) -> None:
+        buffer = state.buffer
+        assert buffer is not None
+        position = buffer.next_offset
+        if not buffer.pending_rows and buffer.next_batch() is None:
+            # Nothing held: every offset up to the end the consumer saw is settled (the last
+            # ones may be transaction markers, which are never delivered).
+            position = max(position, state.end)
+        self._set_position(tp, position)
+
+    def _set_position(self, tp: TP, offset: int) -> None:
+        with self._positions_lock:
+            self._positions[tp] = offset
+
+    def _update_gauges(self, now: float) -> None:
+        if now < self._next_lag_update or self._consumer is None:
+            return
+        self._next_lag_update = now + _LAG_INTERVAL
+        pending: dict[str, int] = dict.fromkeys((t.name for t in self._tables.values()), 0)
+        paused = 0
+        for (topic, partition), state in self._partitions.items():
+            paused += state.paused
+            if state.buffer is None:
+                continue
+            pending[state.table.name] += state.buffer.pending_rows
+            _low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), cached=True
+            )
+            if high >= 0:
+                lag = max(0, high - state.buffer.next_offset)
+                self.metrics.lag.labels(topic, str(partition)).set(lag)
+        for table, rows in pending.items():
+            self.metrics.pending_rows.labels(table).set(rows)
+        self.metrics.paused.set(paused)
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ",".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
