@@ -24,6 +24,9 @@ INSERT_SETTINGS = {
     "async_insert": 0,
     "insert_deduplicate": 1,
     "deduplicate_blocks_in_dependent_materialized_views": 1,
+    # On a cluster the tables are Distributed: acknowledge only once the shards wrote the rows
+    # (each shard then deduplicates its part of the block by the same token).
+    "distributed_foreground_insert": 1,
 }
 """Settings of every batch insert (the token is added per batch)."""
 

@@ -111,6 +111,9 @@ class SinkConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ttl_days: int = 0
     """Days that event-level rows (events, dispatches, alerts) are kept; 0 keeps them forever."""
+    manage_schema: bool = True
+    """Apply the migrations and the TTL at start. Off for a cluster whose schema operators
+    apply from deploy/clickhouse: the sink then only checks the schema version."""
     query_port: int | None = 8124
     """Port of the read-only query endpoint on 127.0.0.1 (embedded target only); None: off."""
     metrics_port: int | None = 9464

@@ -25,7 +25,7 @@ from sinks.clickhouse import connect, ensure_database
 from sinks.config import SinkConfig
 from sinks.endpoint import QueryEndpoint
 from sinks.metrics import SinkMetrics
-from sinks.migrations import migrate
+from sinks.migrations import migrate, verify
 from sinks.rows import Table, tables
 from sinks.state import BatchLedger
 from sinks.writer import BatchWriter
@@ -84,15 +84,16 @@ class Sink:
     def run(self) -> None:
         """Migrate, serve the endpoints, consume until :meth:`stop`, then shut down cleanly."""
         target = self.config.clickhouse
-        ensure_database(target)
+        if self.config.manage_schema:
+            ensure_database(target)
         client = connect(target)
         servers: list[Any] = []
         try:
-            report = migrate(client, self.config.ttl_days)
-            log.info(
-                "schema ready",
-                extra={"target": target.describe(), "schema_version": report.current_version},
-            )
+            if self.config.manage_schema:
+                version = migrate(client, self.config.ttl_days).current_version
+            else:
+                version = verify(client)
+            log.info("schema ready", extra={"target": target.describe(), "schema_version": version})
             self._ledger = BatchLedger(client)
             self._writer = BatchWriter(client, self._ledger, self.metrics, self.config.fault_hook)
             if self.config.metrics_port is not None:

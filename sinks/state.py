@@ -16,7 +16,9 @@ from sinks.batching import Batch, BatchStatus, PartitionState
 
 TopicPartition = tuple[str, int]
 
-_COLUMNS = ("topic", "partition", "first_offset", "last_offset", "status", "version", "updated_at")
+_COLUMNS = (
+    "partition_key",
+    "topic", "partition", "first_offset", "last_offset", "status", "version", "updated_at")
 _SETTINGS = {
     "async_insert": 0,
     # Two records of the same intent may be identical: both must land.
@@ -58,6 +60,7 @@ class BatchLedger:
             "sink_batches",
             [
                 [
+                    f"{batch.topic}:{batch.partition}",
                     batch.topic,
                     batch.partition,
                     batch.first,

@@ -90,6 +90,22 @@ def applied_versions(client: Client) -> set[int]:
     return {int(row[0]) for row in rows}
 
 
+class SchemaError(RuntimeError):
+    """The database's schema is not the one this sink writes."""
+
+
+def verify(client: Client) -> int:
+    """Check that every migration is applied (schema managed by operators); the version."""
+    missing = [m for m in discover() if m.version not in applied_versions(client)]
+    if missing:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
+        raise SchemaError(
+            f"the database lacks migrations {names}: apply deploy/clickhouse/cluster.sql "
+            "(or let the sink manage the schema: TRACECODE_SINK_MANAGE_SCHEMA=true)"
+        )
+    return max((m.version for m in discover()), default=0)
+
+
 def migrate(client: Client, ttl_days: int) -> MigrationReport:
     """Apply the pending migrations, then bring the retention TTL to ``ttl_days``."""
     for statement in _BOOTSTRAP:
