@@ -1,0 +1,156 @@
+"""The store side against real chDB: migrations, ledger, deduplicated writes, rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from sinks.batching import Batch, BatchStatus, PartitionState
+from sinks.clickhouse import connect, ensure_database
+from sinks.config import ClickHouseTarget, FaultPoint
+from sinks.metrics import SinkMetrics
+from sinks.migrations import TTL_COLUMNS, discover, migrate, verify
+from sinks.rows import Table, tables
+from sinks.state import BatchLedger
+from sinks.writer import BatchWriter
+from tests import sinkdata
+from tests.sinkdata import Scenario
+
+from schemas.topics import TopicNames
+
+TOPICS = TopicNames()
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return sinkdata.build(delivered=12)
+
+
+@pytest.fixture
+def client(clickhouse_target: ClickHouseTarget) -> Iterator[Client]:
+    ensure_database(clickhouse_target)
+    client = connect(clickhouse_target)
+    migrate(client, ttl_days=0)
+    yield client
+    client.command(f"DROP DATABASE `{clickhouse_target.database}`")
+    client.close()
+
+
+def count(client: Client, sql: str) -> int:
+    return int(client.query(sql).result_rows[0][0])
+
+
+def batch_of(table: Table, topic: str, records: list, partition: int, first: int) -> Batch:
+    rows = tuple(
+        table.to_row(record, partition, first + i) for i, record in enumerate(records)
+    )
+    return Batch(topic, partition, first, first + len(records) - 1, rows)
+
+
+def test_migrations_are_ordered_and_idempotent(client: Client) -> None:
+    versions = [m.version for m in discover()]
+    assert versions == list(range(1, len(versions) + 1))
+    again = migrate(client, ttl_days=0)
+    assert again.applied == ()
+    assert again.current_version == versions[-1]
+    assert verify(client) == versions[-1]
+    tables_now = {r[0] for r in client.query("SHOW TABLES").result_rows}
+    assert {"shipment_events", "shipment_state", "alerts", "dispatches", "transit_daily",
+            "dispatch_latency", "alerts_daily", "sink_batches"} <= tables_now
+
+
+def test_ttl_follows_the_setting_and_is_applied_once(client: Client) -> None:
+    def ttl_of(table: str) -> str:
+        engine = client.query(
+            "SELECT engine_full FROM system.tables WHERE database = currentDatabase() "
+            "AND name = {t:String}",
+            parameters={"t": table},
+        ).result_rows[0][0]
+        return engine
+
+    assert migrate(client, ttl_days=30).ttl_changed
+    for table, column in TTL_COLUMNS.items():
+        assert f"TTL toDateTime({column}) + toIntervalDay(30)" in ttl_of(table)
+    assert not migrate(client, ttl_days=30).ttl_changed
+    assert migrate(client, ttl_days=0).ttl_changed
+    assert all(" TTL " not in ttl_of(table) for table in TTL_COLUMNS)
+
+
+def test_ledger_keeps_the_latest_intent_per_partition(client: Client) -> None:
+    ledger = BatchLedger(client)
+    a0 = Batch("t.a", 0, 0, 9, ())
+    a1 = Batch("t.a", 0, 10, 19, ())
+    b2 = Batch("t.b", 2, 5, 5, ())
+    ledger.record(a0, BatchStatus.PENDING)
+    ledger.record(a0, BatchStatus.DONE)
+    ledger.record(a1, BatchStatus.PENDING)
+    ledger.record(b2, BatchStatus.PENDING)
+    ledger.record(b2, BatchStatus.DONE)
+    states = ledger.load([("t.a", 0), ("t.b", 2), ("t.b", 3), ("t.c", 0)])
+    assert states == {
+        ("t.a", 0): PartitionState(10, 19, BatchStatus.PENDING),
+        ("t.b", 2): PartitionState(5, 5, BatchStatus.DONE),
+    }
+
+
+def test_a_retried_batch_is_stored_once_in_tables_and_views(
+    client: Client, scenario: Scenario
+) -> None:
+    table = tables(TOPICS)[TOPICS.history]
+    writer = BatchWriter(client, BatchLedger(client), SinkMetrics())
+    batch = batch_of(table, TOPICS.history, scenario.history, 0, 100)
+    for _ in range(3):
+        writer.write(batch, table)
+    dispatches = sum(1 for r in scenario.history if r["kind"] == "DISPATCH")
+    assert count(client, "SELECT count() FROM shipment_events") == len(scenario.history)
+    assert count(client, "SELECT count() FROM dispatches") == dispatches
+    assert count(client, "SELECT count() FROM dispatch_latency") == count(
+        client, "SELECT count() FROM shipment_events WHERE dispatched_at IS NOT NULL "
+        "AND first_scan_at IS NOT NULL AND seller_id IS NOT NULL"
+    )
+    # Other boundaries are another batch: the token, not the content, decides.
+    writer.write(batch_of(table, TOPICS.history, scenario.history[:1], 0, 999), table)
+    assert count(client, "SELECT count() FROM shipment_events") == len(scenario.history) + 1
+
+
+def test_status_retries_keep_transit_rollup_exact(client: Client, scenario: Scenario) -> None:
+    table = tables(TOPICS)[TOPICS.status]
+    writer = BatchWriter(client, BatchLedger(client), SinkMetrics())
+    batch = batch_of(table, TOPICS.status, scenario.status, 1, 0)
+    writer.write(batch, table)
+    writer.write(batch, table)
+    delivered = len(scenario.delivered)
+    assert count(client, "SELECT count() FROM shipment_state") == len(scenario.status)
+    assert count(client, "SELECT uniqExactMerge(shipments) FROM transit_daily") == delivered
+    hours = client.query(
+        "SELECT arraySort(groupArrayArray(v)) FROM (SELECT quantilesExactMerge(0.5, 0.9)"
+        "(transit_hours) AS v FROM transit_daily GROUP BY carrier, origin_country, "
+        "destination_country)"
+    ).result_rows[0][0]
+    assert len(hours) == 2 * len({(d.carrier, d.origin, d.destination) for d in scenario.delivered})
+
+
+def test_fault_after_insert_then_retry_stores_once(client: Client, scenario: Scenario) -> None:
+    table = tables(TOPICS)[TOPICS.alerts]
+    calls: list[FaultPoint] = []
+
+    def fail_once_after_insert(point: FaultPoint, _batch: Batch) -> None:
+        calls.append(point)
+        if point is FaultPoint.AFTER_INSERT and calls.count(point) == 1:
+            raise ConnectionError("lost the acknowledgement")
+
+    ledger = BatchLedger(client)
+    writer = BatchWriter(client, ledger, SinkMetrics(), fail_once_after_insert)
+    batch = batch_of(table, TOPICS.alerts, scenario.alerts, 3, 40)
+    with pytest.raises(ConnectionError):
+        writer.write(batch, table)
+    assert ledger.load([(TOPICS.alerts, 3)])[(TOPICS.alerts, 3)].status is BatchStatus.PENDING
+    assert count(client, "SELECT count() FROM alerts") == len(scenario.alerts)
+    writer.write(batch, table)
+    assert ledger.load([(TOPICS.alerts, 3)])[(TOPICS.alerts, 3)].status is BatchStatus.DONE
+    assert count(client, "SELECT count() FROM alerts") == len(scenario.alerts)
+    assert count(client, "SELECT uniqExactMerge(alerts) FROM alerts_daily") == len(
+        {a["alert_id"] for a in scenario.alerts}
+    )
