@@ -224,8 +224,8 @@ SELECT
     promised_ship_by,
     promised_delivery,
     source
-FROM tracecode.shipment_events_local
-WHERE kind = 'DISPATCH' AND seller_id IS NOT NULL;
+-- Filter in a subquery: the aliases above would shadow the columns in a WHERE here.
+FROM (SELECT * FROM tracecode.shipment_events_local WHERE kind = 'DISPATCH' AND seller_id IS NOT NULL);
 
 -- Rollups (per shard; the Distributed tables merge the states across shards) ------------
 CREATE TABLE IF NOT EXISTS tracecode.transit_daily_local ON CLUSTER '{cluster}'
@@ -307,8 +307,12 @@ SELECT
     dateDiff('millisecond', assumeNotNull(dispatched_at), assumeNotNull(first_scan_at)) / 3600000
         AS latency_hours,
     processed_time
-FROM tracecode.shipment_events_local
-WHERE seller_id IS NOT NULL AND dispatched_at IS NOT NULL AND first_scan_at IS NOT NULL;
+-- Filter in a subquery: the aliases above would shadow the columns in a WHERE here.
+FROM
+(
+    SELECT * FROM tracecode.shipment_events_local
+    WHERE seller_id IS NOT NULL AND dispatched_at IS NOT NULL AND first_scan_at IS NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS tracecode.alerts_daily_local ON CLUSTER '{cluster}'
 (

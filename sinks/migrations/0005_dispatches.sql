@@ -50,5 +50,5 @@ SELECT
     promised_ship_by,
     promised_delivery,
     source
-FROM shipment_events
-WHERE kind = 'DISPATCH' AND seller_id IS NOT NULL;
+-- Filter in a subquery: the aliases above would shadow the columns in a WHERE here.
+FROM (SELECT * FROM shipment_events WHERE kind = 'DISPATCH' AND seller_id IS NOT NULL);

@@ -73,8 +73,12 @@ SELECT
     dateDiff('millisecond', assumeNotNull(dispatched_at), assumeNotNull(first_scan_at)) / 3600000
         AS latency_hours,
     processed_time
-FROM shipment_events
-WHERE seller_id IS NOT NULL AND dispatched_at IS NOT NULL AND first_scan_at IS NOT NULL;
+-- Filter in a subquery: the aliases above would shadow the columns in a WHERE here.
+FROM
+(
+    SELECT * FROM shipment_events
+    WHERE seller_id IS NOT NULL AND dispatched_at IS NOT NULL AND first_scan_at IS NOT NULL
+);
 
 -- Alert counts by detection day, kind and rule.
 CREATE TABLE IF NOT EXISTS alerts_daily
