@@ -18,11 +18,13 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from tracecode.settings import load_settings
 
 from schemas.codec import RecordType, codec_for
 from schemas.records import ShipmentHistoryRecord
@@ -33,7 +35,6 @@ from sinks.config import ClickHouseTarget
 from sinks.migrations import migrate
 from sinks.rows import EVENT_COLUMNS, event_row
 from sinks.service import Sink
-from tracecode.settings import load_settings
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -102,11 +103,15 @@ def publish(bootstrap: str, topics: TopicNames, partitions: int, n: int) -> dict
     records = [history(i) for i in range(n)]
     rows: dict[int, list[tuple[int, Row]]] = {}
 
-    def delivered(error: object, message: object, record: ShipmentHistoryRecord) -> None:
-        if error is not None:
-            raise RuntimeError(f"delivery failed: {error}")
-        partition, offset = message.partition(), message.offset()  # type: ignore[attr-defined]
-        rows.setdefault(partition, []).append((offset, event_row(record, partition, offset)))
+    def on_delivery(record: ShipmentHistoryRecord) -> Callable[[KafkaError | None, Message], None]:
+        def delivered(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                raise RuntimeError(f"delivery failed: {error}")
+            partition, offset = message.partition(), message.offset()
+            assert partition is not None and offset is not None
+            rows.setdefault(partition, []).append((offset, event_row(record, partition, offset)))
+
+        return delivered
 
     for record in records:
         while True:
@@ -115,7 +120,7 @@ def publish(bootstrap: str, topics: TopicNames, partitions: int, n: int) -> dict
                     topics.history,
                     codec.encode(record),
                     key=record["code"].encode(),
-                    on_delivery=lambda e, m, r=record: delivered(e, m, r),
+                    on_delivery=on_delivery(record),
                 )
                 break
             except BufferError:
@@ -195,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"publishing {args.records:,} history records to {args.partitions} partitions ...")
         rows = publish(base.kafka.bootstrap_servers, topics, args.partitions, args.records)
-        print(f"ceiling: clickhouse-connect inserts of the same rows (batches of {args.batch_rows:,})")
+        print(
+            f"ceiling: clickhouse-connect inserts of the same rows (batches of {args.batch_rows:,})"
+        )
         raw = ceiling(
             ClickHouseTarget(dsn=f"chdb://{folder}", database="bench_raw"),
             rows,

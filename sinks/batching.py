@@ -134,7 +134,7 @@ class PartitionBuffer:
         if offset < self._skip_below:
             return Admission.SKIPPED
         if self._recovering is not None:
-            first, last = self._recovering
+            last = self._recovering[1]
             if offset <= last:
                 self._recovery_rows.append(row)
                 if offset == last:

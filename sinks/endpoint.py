@@ -49,7 +49,7 @@ class QueryEndpoint:
         if path is None:
             raise ValueError("the query endpoint serves an embedded (chdb://) target only")
         # chDB compares data paths literally: spell it as clickhouse-connect does.
-        self._connection = chdb.connect(os.path.realpath(path))
+        self._connection = chdb.connect(os.path.realpath(path))  # type: ignore[no-untyped-call]
         self._lock = threading.Lock()
         self._run(f"USE `{target.database}`")
         self._run("SET readonly = 1")
@@ -81,12 +81,16 @@ class QueryEndpoint:
         with self._lock:
             self._connection.close()
 
-    def _run(self, sql: str, fmt: str = "TabSeparated", params: dict[str, str] | None = None) -> Any:
+    def _run(
+        self, sql: str, fmt: str = "TabSeparated", params: dict[str, str] | None = None
+    ) -> Any:
         # One engine connection serves all requests: a connection runs one query at a time.
         with self._lock:
             return self._connection.query(sql, fmt, params=params or {})
 
-    def execute(self, sql: str, params: dict[str, str], default_format: str) -> tuple[bytes, str, dict[str, str]]:
+    def execute(
+        self, sql: str, params: dict[str, str], default_format: str
+    ) -> tuple[bytes, str, dict[str, str]]:
         """Run one read-only query: (body, format, summary). Raises :class:`ReadOnlyViolation`
         for a refused statement and chDB's error for a failed one."""
         statement = check_read_only(sql)
@@ -143,7 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
         database = fields.get("database")
         if database and database != self.endpoint.database:
             self._error(
-                HTTPStatus.BAD_REQUEST, 81, f"this endpoint serves database {self.endpoint.database} only"
+                HTTPStatus.BAD_REQUEST,
+                81,
+                f"this endpoint serves database {self.endpoint.database} only",
             )
             return
         sql = "\n".join(part for part in (fields.get("query", ""), body.decode("utf-8")) if part)
@@ -160,7 +166,11 @@ class _Handler(BaseHTTPRequestHandler):
             start = message.find("Code: ")
             message = message[start:] if start >= 0 else message
             code = _ERROR_CODE.search(message)
-            status = HTTPStatus.FORBIDDEN if code and int(code.group(1)) == _READONLY_CODE else HTTPStatus.BAD_REQUEST
+            status = (
+                HTTPStatus.FORBIDDEN
+                if code and int(code.group(1)) == _READONLY_CODE
+                else HTTPStatus.BAD_REQUEST
+            )
             self._error(status, int(code.group(1)) if code else 0, message)
             return
         headers = {

@@ -103,9 +103,7 @@ def parse_saved(name: str, text: str) -> SavedQuery:
             break
         match = _PARAM.match(line)
         if match is not None:
-            params.append(
-                Param(match["name"], match["type"], match["default"], match["doc"] or "")
-            )
+            params.append(Param(match["name"], match["type"], match["default"], match["doc"] or ""))
         elif not description:
             description = line.lstrip("- ").strip()
     declared = {param.name for param in params}

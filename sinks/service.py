@@ -156,22 +156,24 @@ class Sink:
     # -- records ---------------------------------------------------------------------------
 
     def _take(self, message: Message, now: float) -> None:
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        error = message.error()
-        state = self._partitions.get((topic, partition))
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                if state is not None and state.buffer is not None:
-                    state.end = offset
-                    state.buffer.reached_end(offset)
-                    self._settle((topic, partition), state)
-                return
-            if error.fatal():
-                raise KafkaException(error)
-            log.warning("consumer error", extra={"error": str(error)})
+        failure = message.error()
+        if failure is not None and failure.code() != KafkaError._PARTITION_EOF:
+            if failure.fatal():
+                raise KafkaException(failure)
+            log.warning("consumer error", extra={"error": str(failure)})
             return
-        if state is None or state.buffer is None or state.halted:
-            # Fetched before a pause or a revocation: it will be read again.
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        assert topic is not None and partition is not None and offset is not None
+        state = self._partitions.get((topic, partition))
+        if state is None or state.buffer is None:
+            # Fetched before a revocation, or before the partition's state was loaded.
+            return
+        if failure is not None:  # the end of the partition
+            state.end = offset
+            state.buffer.reached_end(offset)
+            self._settle((topic, partition), state)
+            return
+        if state.halted:
             return
         buffer = state.buffer
         if offset < buffer.next_offset:
@@ -186,7 +188,9 @@ class Sink:
         if buffer.offer(offset, row, now) is Admission.SKIPPED:
             self.metrics.skipped.labels(topic).inc()
 
-    def _halt(self, topic: str, partition: int, offset: int, state: _Partition, error: Exception) -> None:
+    def _halt(
+        self, topic: str, partition: int, offset: int, state: _Partition, error: Exception
+    ) -> None:
         # The worker dead-letters bad input, so an unreadable output record is a bug or a newer
         # writer: stop here, keep the records before it, and lose nothing after it.
         assert state.buffer is not None
@@ -282,12 +286,17 @@ class Sink:
         # The ledger, not the group's offset, decides what is stored: a lost commit only
         # means records are read again and skipped.
         assert self._consumer is not None
+        offsets = [TopicPartition(tp[0], tp[1], next_offset)]
         try:
-            self._consumer.commit(
-                offsets=[TopicPartition(tp[0], tp[1], next_offset)], asynchronous=asynchronous
-            )
+            if asynchronous:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as error:
-            log.warning("offset commit failed", extra={"partition": f"{tp[0]}[{tp[1]}]", "error": str(error)})
+            log.warning(
+                "offset commit failed",
+                extra={"partition": f"{tp[0]}[{tp[1]}]", "error": str(error)},
+            )
 
     # -- partitions ------------------------------------------------------------------------
 
@@ -305,7 +314,9 @@ class Sink:
         log.info("partitions assigned", extra={"partitions": _names(partitions)})
 
     def _load_states(self, now: float) -> None:
-        waiting = [tp for tp, s in self._partitions.items() if s.buffer is None and now >= s.retry_at]
+        waiting = [
+            tp for tp, s in self._partitions.items() if s.buffer is None and now >= s.retry_at
+        ]
         if not waiting:
             return
         assert self._ledger is not None
@@ -330,7 +341,10 @@ class Sink:
             if known is not None and known.pending is not None:
                 log.info(
                     "rebuilding a batch whose write was not confirmed",
-                    extra={"partition": f"{tp[0]}[{tp[1]}]", "offsets": f"{known.first}-{known.last}"},
+                    extra={
+                        "partition": f"{tp[0]}[{tp[1]}]",
+                        "offsets": f"{known.first}-{known.last}",
+                    },
                 )
             self._resume(tp, part)
 

@@ -9,6 +9,7 @@ read-only check is the first of two defences: the connection itself runs with Cl
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -197,7 +198,7 @@ def check_read_only(sql: str) -> str:
             raise ReadOnlyViolation(
                 f"WITH ... {main or '(nothing)'} is not allowed: only WITH ... SELECT reads"
             )
-    for before, after in zip(words, words[1:], strict=False):
+    for before, after in itertools.pairwise(words):
         if before.text.upper() == "INTO" and after.text.upper() == "OUTFILE":
             raise ReadOnlyViolation("INTO OUTFILE is not allowed: it writes a file")
     return statements[0]

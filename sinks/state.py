@@ -18,7 +18,14 @@ TopicPartition = tuple[str, int]
 
 _COLUMNS = (
     "partition_key",
-    "topic", "partition", "first_offset", "last_offset", "status", "version", "updated_at")
+    "topic",
+    "partition",
+    "first_offset",
+    "last_offset",
+    "status",
+    "version",
+    "updated_at",
+)
 _SETTINGS = {
     "async_insert": 0,
     # Two records of the same intent may be identical: both must land.

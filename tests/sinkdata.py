@@ -78,7 +78,9 @@ def _location(city: str) -> Location:
     }
 
 
-def _dispatch(code: str, at: datetime, seller: str, carrier: str | None, dest: str) -> SellerDispatch:
+def _dispatch(
+    code: str, at: datetime, seller: str, carrier: str | None, dest: str
+) -> SellerDispatch:
     origin_country, destination_country, city = next(
         lane for lane in LANES if lane[1] == CITIES[dest][0]
     )
@@ -103,7 +105,9 @@ def _dispatch(code: str, at: datetime, seller: str, carrier: str | None, dest: s
     }
 
 
-def _scan(code: str, n: int, at: datetime, carrier: str, sub: str, status: str, city: str) -> CarrierScan:
+def _scan(  # noqa: PLR0917 (a table of scans reads best positionally)
+    code: str, n: int, at: datetime, carrier: str, sub: str, status: str, city: str
+) -> CarrierScan:
     return {
         "event_id": f"{code}-S{n}",
         "code": code,
@@ -145,7 +149,15 @@ def build(delivered: int = 30) -> Scenario:
         for n, (h, sub, where) in enumerate(hours):
             status = {"OUT_FOR_DELIVERY": "OUT_FOR_DELIVERY", "DELIVERED_TO_RECIPIENT": "DELIVERED"}
             events.append(
-                _scan(code, n, start + timedelta(hours=h), carrier, sub, status.get(sub, "IN_TRANSIT"), where)
+                _scan(
+                    code,
+                    n,
+                    start + timedelta(hours=h),
+                    carrier,
+                    sub,
+                    status.get(sub, "IN_TRANSIT"),
+                    where,
+                )
             )
         scenario.delivered.append(
             Delivered(code, carrier, origin, destination, seller, transit, latency)
@@ -153,16 +165,44 @@ def build(delivered: int = 30) -> Scenario:
 
     scenario.clone = clone = "TCCLONE00001"
     events.append(_dispatch(clone, T0, "S-GAMMA", "CAINIAO", "Sao Paulo"))
-    events.append(_scan(clone, 0, T0 + timedelta(hours=3), "CAINIAO", "PICKED_UP", "IN_TRANSIT", "Shenzhen"))
-    events.append(_scan(clone, 1, T0 + timedelta(hours=4), "CAINIAO", "ARRIVED_AT_FACILITY", "IN_TRANSIT", "Sao Paulo"))
+    events.append(
+        _scan(clone, 0, T0 + timedelta(hours=3), "CAINIAO", "PICKED_UP", "IN_TRANSIT", "Shenzhen")
+    )
+    events.append(
+        _scan(
+            clone,
+            1,
+            T0 + timedelta(hours=4),
+            "CAINIAO",
+            "ARRIVED_AT_FACILITY",
+            "IN_TRANSIT",
+            "Sao Paulo",
+        )
+    )
 
     scenario.stalled = stalled = "TCSTALL00001"
     events.append(_dispatch(stalled, T0, "S-BETA", "YUNEXPRESS", "Madrid"))
-    events.append(_scan(stalled, 0, T0 + timedelta(hours=2), "YUNEXPRESS", "PICKED_UP", "IN_TRANSIT", "Shenzhen"))
-    events.append(_scan(stalled, 1, T0 + timedelta(hours=8), "YUNEXPRESS", "DEPARTED_FACILITY", "IN_TRANSIT", "Hong Kong"))
+    events.append(
+        _scan(
+            stalled, 0, T0 + timedelta(hours=2), "YUNEXPRESS", "PICKED_UP", "IN_TRANSIT", "Shenzhen"
+        )
+    )
+    events.append(
+        _scan(
+            stalled,
+            1,
+            T0 + timedelta(hours=8),
+            "YUNEXPRESS",
+            "DEPARTED_FACILITY",
+            "IN_TRANSIT",
+            "Hong Kong",
+        )
+    )
 
     scenario.unknown = unknown = "TCUNKNOWN001"
-    events.append(_scan(unknown, 0, T0 + timedelta(hours=1), "CAINIAO", "PICKED_UP", "IN_TRANSIT", "Shenzhen"))
+    events.append(
+        _scan(unknown, 0, T0 + timedelta(hours=1), "CAINIAO", "PICKED_UP", "IN_TRANSIT", "Shenzhen")
+    )
 
     scenario.undispatched = idle = "TCIDLE000001"
     events.append(_dispatch(idle, T0 + timedelta(hours=1), "S-ALPHA", None, "Chicago"))
@@ -178,7 +218,10 @@ def _run(scenario: Scenario) -> None:
     clock = datetime(2026, 12, 1, tzinfo=UTC)
     ordered = sorted(
         scenario.events,
-        key=lambda e: (e["dispatch_time"] if "dispatch_time" in e else e["event_time"], e["event_id"]),  # type: ignore[typeddict-item]
+        key=lambda e: (
+            e["dispatch_time"] if "dispatch_time" in e else e["event_time"],
+            e["event_id"],
+        ),  # type: ignore[typeddict-item]
     )
     for event in ordered:
         clock += timedelta(milliseconds=10)

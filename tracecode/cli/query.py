@@ -11,14 +11,14 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from rich import box
 from rich.markup import escape
 from rich.table import Table
+from tracecode.cli._output import console
+from tracecode.errors import TracecodeError
+from tracecode.settings import Settings
 
 from schemas.codes import InvalidCodeError, parse_code
 from sinks.clickhouse import StoreBusyError
 from sinks.query import QueryClient, QueryError, SavedQuery, saved_queries
 from sinks.sql import ReadOnlyViolation
-from tracecode.cli._output import console
-from tracecode.errors import TracecodeError
-from tracecode.settings import Settings
 
 _RAW_FORMATS = {"csv": "CSVWithNames", "json": "JSONEachRow"}
 

@@ -7,13 +7,13 @@ from types import FrameType
 
 import click
 from confluent_kafka import KafkaException
+from tracecode.cli._output import console
+from tracecode.errors import TracecodeError
+from tracecode.settings import Settings
 
 from sinks.clickhouse import StoreBusyError, connect, ensure_database
 from sinks.migrations import SchemaError, migrate
 from sinks.service import Sink
-from tracecode.cli._output import console
-from tracecode.errors import TracecodeError
-from tracecode.settings import Settings
 
 _BUSY_HINT = "stop the process that holds it, or query the running sink (`tracecode query`)"
 
@@ -41,7 +41,9 @@ def _run(settings: Settings) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     target = config.clickhouse.describe()
-    console.print(f"sink: {', '.join((config.topics.history, config.topics.status, config.topics.alerts))}")
+    console.print(
+        f"sink: {', '.join((config.topics.history, config.topics.status, config.topics.alerts))}"
+    )
     console.print(f"  -> {target}")
     if config.clickhouse.embedded and config.query_port:
         console.print(f"  queries: http://127.0.0.1:{config.query_port} (read-only)")

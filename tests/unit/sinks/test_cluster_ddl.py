@@ -54,7 +54,9 @@ def _local(statement: str, database: str) -> str | None:
         return None
     text = statement.replace(" ON CLUSTER '{cluster}'", "").replace("tracecode.", f"{database}.")
     text = re.sub(r"(\w+)_local\b", r"\1", text)
-    text = re.sub(r"Replicated(\w*MergeTree)\('[^']*', '\{replica\}'(?:, (\w+))?\)", r"\1(\2)", text)
+    text = re.sub(
+        r"Replicated(\w*MergeTree)\('[^']*', '\{replica\}'(?:, (\w+))?\)", r"\1(\2)", text
+    )
     text = text.replace("MergeTree()", "MergeTree")
     # chDB has no Keeper: the ledger's columns are what matters here.
     return text.replace(

@@ -28,12 +28,50 @@ def store(clickhouse_target: ClickHouseTarget) -> Iterator[ClickHouseTarget]:
     client.insert(
         "alerts",
         [
-            ["a1", "TCA", "STALLED", "no_scan_for", "WARNING", at, at, "m1", ["e1"], "[]", {}, 0, 1],
-            ["a2", INJECTION, "STALLED", "no_scan_for", "WARNING", at, at, "m2", [], "[]", {}, 0, 2],
+            [
+                "a1",
+                "TCA",
+                "STALLED",
+                "no_scan_for",
+                "WARNING",
+                at,
+                at,
+                "m1",
+                ["e1"],
+                "[]",
+                {},
+                0,
+                1,
+            ],
+            [
+                "a2",
+                INJECTION,
+                "STALLED",
+                "no_scan_for",
+                "WARNING",
+                at,
+                at,
+                "m2",
+                [],
+                "[]",
+                {},
+                0,
+                2,
+            ],
         ],
         column_names=[
-            "alert_id", "code", "kind", "rule", "severity", "detected_at", "emitted_at",
-            "message", "evidence_event_ids", "evidence", "metrics", "kafka_partition",
+            "alert_id",
+            "code",
+            "kind",
+            "rule",
+            "severity",
+            "detected_at",
+            "emitted_at",
+            "message",
+            "evidence_event_ids",
+            "evidence",
+            "metrics",
+            "kafka_partition",
             "kafka_offset",
         ],
     )
@@ -53,8 +91,14 @@ def endpoint(store: ClickHouseTarget) -> Iterator[QueryEndpoint]:
 def test_every_saved_query_declares_its_parameters() -> None:
     queries = saved_queries()
     assert {
-        "timeline", "status_distribution", "transit_times", "stalled",
-        "seller_dispatch_delays", "suspected_clones", "events_per_hour", "alerts_by_day",
+        "timeline",
+        "status_distribution",
+        "transit_times",
+        "stalled",
+        "seller_dispatch_delays",
+        "suspected_clones",
+        "events_per_hour",
+        "alerts_by_day",
     } <= set(queries)
     for query in queries.values():
         assert query.description
@@ -68,8 +112,9 @@ def test_saved_query_header_must_match_placeholders() -> None:
 
 def test_bind_fills_defaults_and_names_what_is_missing() -> None:
     query = parse_saved(
-        "q", "-- Q.\n-- @param code String  the code\n-- @param n UInt32 = 5  how many\n"
-        "SELECT {code:String}, {n:UInt32}"
+        "q",
+        "-- Q.\n-- @param code String  the code\n-- @param n UInt32 = 5  how many\n"
+        "SELECT {code:String}, {n:UInt32}",
     )
     assert query.bind({"code": "C"}) == {"code": "C", "n": "5"}
     with pytest.raises(QueryError, match="needs --param code=<String>"):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from schemas.topics import TopicNames
 from sinks.batching import Batch, BatchStatus, PartitionState
 from sinks.clickhouse import connect, ensure_database
 from sinks.config import ClickHouseTarget, FaultPoint
@@ -17,8 +18,6 @@ from sinks.state import BatchLedger
 from sinks.writer import BatchWriter
 from tests import sinkdata
 from tests.sinkdata import Scenario
-
-from schemas.topics import TopicNames
 
 TOPICS = TopicNames()
 
@@ -43,9 +42,7 @@ def count(client: Client, sql: str) -> int:
 
 
 def batch_of(table: Table, topic: str, records: list, partition: int, first: int) -> Batch:
-    rows = tuple(
-        table.to_row(record, partition, first + i) for i, record in enumerate(records)
-    )
+    rows = tuple(table.to_row(record, partition, first + i) for i, record in enumerate(records))
     return Batch(topic, partition, first, first + len(records) - 1, rows)
 
 
@@ -57,8 +54,16 @@ def test_migrations_are_ordered_and_idempotent(client: Client) -> None:
     assert again.current_version == versions[-1]
     assert verify(client) == versions[-1]
     tables_now = {r[0] for r in client.query("SHOW TABLES").result_rows}
-    assert {"shipment_events", "shipment_state", "alerts", "dispatches", "transit_daily",
-            "dispatch_latency", "alerts_daily", "sink_batches"} <= tables_now
+    assert {
+        "shipment_events",
+        "shipment_state",
+        "alerts",
+        "dispatches",
+        "transit_daily",
+        "dispatch_latency",
+        "alerts_daily",
+        "sink_batches",
+    } <= tables_now
 
 
 def test_ttl_follows_the_setting_and_is_applied_once(client: Client) -> None:
@@ -107,8 +112,9 @@ def test_a_retried_batch_is_stored_once_in_tables_and_views(
     assert count(client, "SELECT count() FROM shipment_events") == len(scenario.history)
     assert count(client, "SELECT count() FROM dispatches") == dispatches
     assert count(client, "SELECT count() FROM dispatch_latency FINAL") == count(
-        client, "SELECT uniqExact(code) FROM shipment_events WHERE dispatched_at IS NOT NULL "
-        "AND first_scan_at IS NOT NULL AND seller_id IS NOT NULL"
+        client,
+        "SELECT uniqExact(code) FROM shipment_events WHERE dispatched_at IS NOT NULL "
+        "AND first_scan_at IS NOT NULL AND seller_id IS NOT NULL",
     )
     # Other boundaries are another batch: the token, not the content, decides.
     writer.write(batch_of(table, TOPICS.history, scenario.history[:1], 0, 999), table)
