@@ -129,13 +129,13 @@ class QueryClient:
         """Connect to ``target`` (through the sink's endpoint on ``endpoint_port`` if it runs)."""
         if not target.embedded:
             return cls(connect(target, settings=_READ_ONLY), target.describe())
-        if endpoint_port is not None and _endpoint_answers(endpoint_port):
+        if endpoint_port is not None and endpoint_answers(endpoint_port):
             return cls._via_endpoint(target, endpoint_port)
         try:
             return cls(connect(target, settings=_READ_ONLY), target.describe())
         except StoreBusyError:
             # The sink may have taken the folder since we looked: its endpoint is the way in.
-            if endpoint_port is not None and _endpoint_answers(endpoint_port):
+            if endpoint_port is not None and endpoint_answers(endpoint_port):
                 return cls._via_endpoint(target, endpoint_port)
             raise
 
@@ -170,7 +170,8 @@ class QueryClient:
         self.close()
 
 
-def _endpoint_answers(port: int) -> bool:
+def endpoint_answers(port: int) -> bool:
+    """Whether a ClickHouse HTTP endpoint (the running sink's) answers on 127.0.0.1:``port``."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1.0) as response:
             return bool(response.read() == b"Ok.\n")

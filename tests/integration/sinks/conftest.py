@@ -1,0 +1,62 @@
+"""Fixtures of the sink's integration tests: the scenario sunk once through the real broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from schemas.kafka import KafkaConnection
+from schemas.topics import TopicNames
+from sinks.config import ClickHouseTarget, RetryPolicy, SinkConfig
+from sinks.service import Sink
+from tests import sinkdata
+from tests.helpers import unique
+from tests.integration.sinks.helpers import Ends, create_topics, publish, running, scenario_items
+from tests.sinkdata import Scenario
+from tracecode.settings import Settings
+
+PARTITIONS = 3
+
+
+def sink_config(
+    kafka: KafkaConnection, topics: TopicNames, target: ClickHouseTarget, group: str, **changes: object
+) -> SinkConfig:
+    base: dict[str, object] = {
+        "kafka": kafka,
+        "topics": topics,
+        "clickhouse": target,
+        "group_id": group,
+        "batch_max_rows": 25,
+        "batch_max_age": 0.2,
+        "retry": RetryPolicy(initial=0.05, maximum=0.5),
+        "query_port": 0,
+        "metrics_port": 0,
+        "poll_timeout": 0.05,
+    }
+    return SinkConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Sunk:
+    """The scenario published and stored once by a sink."""
+
+    scenario: Scenario
+    topics: TopicNames
+    target: ClickHouseTarget
+    group: str
+    ends: Ends
+
+
+@pytest.fixture(scope="module")
+def sunk(kafka: KafkaConnection, settings: Settings, chdb_folder: Path) -> Sunk:
+    scenario = sinkdata.build(delivered=40)
+    topics = TopicNames().with_prefix(unique("test-sink") + ".")
+    create_topics(kafka, settings, topics, PARTITIONS)
+    ends = publish(kafka, scenario_items(scenario, topics))
+    target = ClickHouseTarget(dsn=f"chdb://{chdb_folder}", database=unique("sunk").replace("-", "_"))
+    group = unique("sink")
+    with running(Sink(sink_config(kafka, topics, target, group))) as sink:
+        sink.wait_stored(ends)
+    return Sunk(scenario, topics, target, group, ends)
