@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
-Row = tuple[Any, ...]
+Row = tuple[int, bytes, bytes]
+"""One record of a batch: its offset, the 10-byte single-object header (marker and writer
+fingerprint) and the Avro body."""
 
 
 def dedup_token(topic: str, partition: int, first: int, last: int) -> str:

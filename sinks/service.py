@@ -12,7 +12,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,26 +25,32 @@ from sinks.config import SinkConfig
 from sinks.endpoint import QueryEndpoint
 from sinks.metrics import SinkMetrics
 from sinks.migrations import migrate, verify
-from sinks.rows import Table, tables
 from sinks.state import BatchLedger
-from sinks.writer import BatchWriter
+from sinks.tables import Table, tables
+from sinks.writer import BatchWriter, UndecodableRecordError, known_headers
 
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
 _LAG_INTERVAL = 1.0
 _CONSUME_BATCH = 1000
+_HEADER = 10
+"""Bytes of the single-object header: marker and writer fingerprint."""
 
 
 @dataclass(slots=True)
 class _Partition:
     table: Table
-    decode: Callable[[bytes], Any]
+    headers: frozenset[bytes]
+    """Single-object headers of the writer schemas this sink can store."""
     buffer: PartitionBuffer | None = None
     """None until the partition's ledger state is loaded."""
     attempts: int = 0
     retry_at: float = 0.0
     halted: bool = False
+    """Stopped taking records at an undecodable one."""
+    stuck: bool = False
+    """Stopped writing: a batch holds a record ClickHouse cannot decode."""
     paused: bool = False
     end: int = -1
     """End offset of the partition when the consumer last reached it."""
@@ -179,13 +184,13 @@ class Sink:
         if offset < buffer.next_offset:
             self.metrics.skipped.labels(topic).inc()
             return
-        try:
-            record = state.decode(message.value() or b"")
-            row = state.table.to_row(record, partition, offset)
-        except (CodecError, KeyError, TypeError, ValueError) as error:
-            self._halt(topic, partition, offset, state, error)
+        value = message.value() or b""
+        header = value[:_HEADER]
+        if header not in state.headers:
+            self._halt(topic, partition, offset, state, _decode_error(state.table, value))
             return
-        if buffer.offer(offset, row, now) is Admission.SKIPPED:
+        # Not decoded here: ClickHouse reads the Avro bodies (sinks/avro.py).
+        if buffer.offer(offset, (offset, header, value[_HEADER:]), now) is Admission.SKIPPED:
             self.metrics.skipped.labels(topic).inc()
 
     def _halt(
@@ -206,8 +211,8 @@ class Sink:
                 "partition": partition,
                 "offset": offset,
                 "error": f"{type(error).__name__}: {error}",
-                "hint": "upgrade the sink if a newer worker wrote it; to skip the record, "
-                "reset the group's offset of this partition past it and restart",
+                "hint": "upgrade the sink if a newer worker wrote it; to drop the record "
+                "instead, see docs/sink.md (Failures)",
             },
         )
 
@@ -226,9 +231,15 @@ class Sink:
             if now < state.retry_at:
                 idle = False
                 continue
-            while (batch := buffer.next_batch()) is not None:
+            while not state.stuck and (batch := buffer.next_batch()) is not None:
                 try:
                     self._writer.write(batch, state.table)
+                except UndecodableRecordError as error:
+                    # Retrying cannot help: the batch stays pending until the sink can read it.
+                    state.stuck = True
+                    self._halt(tp[0], tp[1], error.offset, state, error.error)
+                    idle = False
+                    break
                 except Exception as error:  # any failure: the batch is retried, never skipped
                     state.attempts += 1
                     delay = self.config.retry.delay(state.attempts)
@@ -304,7 +315,7 @@ class Sink:
         consumer.assign(partitions)
         for tp in partitions:
             table = self._tables[tp.topic]
-            state = _Partition(table, codec_for(table.record_type).decode)
+            state = _Partition(table, known_headers(table.record_type))
             self._partitions[(tp.topic, tp.partition)] = state
         # Nothing is read before the partition's ledger state is known.
         consumer.pause(partitions)
@@ -431,6 +442,14 @@ class Sink:
         for table, rows in pending.items():
             self.metrics.pending_rows.labels(table).set(rows)
         self.metrics.paused.set(paused)
+
+
+def _decode_error(table: Table, value: bytes) -> Exception:
+    try:
+        codec_for(table.record_type).decode(value)
+    except CodecError as error:
+        return error
+    return CodecError("the writer schema is not one this sink knows")
 
 
 def _names(partitions: list[TopicPartition]) -> str:

@@ -9,9 +9,12 @@ saved queries should find are known from the scenario itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from schemas.codec import RecordType, codec_for
 from schemas.records import (
     CarrierScan,
     Location,
@@ -21,6 +24,7 @@ from schemas.records import (
     ShipmentState,
     ShipmentStatusChanged,
 )
+from sinks.batching import Row
 from streams.transition import InputEvent, Rules, apply, next_due, tick
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -262,3 +266,10 @@ def quantile_exact(values: list[float], level: float) -> float:
     """ClickHouse's quantileExact: the element at floor(level * n) of the sorted values."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(level * len(ordered)))]
+
+
+def batch_rows(record_type: RecordType, records: Sequence[Any], first: int) -> tuple[Row, ...]:
+    """Records as a batch's rows from offset ``first`` on: (offset, header, Avro body)."""
+    codec = codec_for(record_type)
+    encoded = (codec.encode(record) for record in records)
+    return tuple((first + i, data[:10], data[10:]) for i, data in enumerate(encoded))

@@ -167,6 +167,226 @@ CREATE TABLE IF NOT EXISTS tracecode.alerts ON CLUSTER '{cluster}'
 AS tracecode.alerts_local
 ENGINE = Distributed('{cluster}', tracecode, alerts_local, cityHash64(code));
 
+-- Ingestion: the sink inserts Avro batches into the Distributed *_avro tables, which shard the
+-- decoded rows by code to the Null *_avro_local tables; their views fill the local tables.
+-- shipment_events: the sink's Avro staging table (Null on every shard) and its view
+CREATE TABLE IF NOT EXISTS tracecode.shipment_events_avro_local ON CLUSTER '{cluster}'
+(
+    kafka_partition Int32,
+    kafka_offset    Int64,
+    value Tuple(
+        event_id                 String,
+        code                     String,
+        kind                     String,
+        event_time               Int64,
+        event_utc_offset_minutes Int32,
+        received_time            Int64,
+        processed_time           Int64,
+        late                     Bool,
+        source                   String,
+        carrier                  Nullable(String),
+        tracking_number          Nullable(String),
+        raw_event_code           Nullable(String),
+        raw_description          Nullable(String),
+        event_status             Nullable(String),
+        event_sub_status         Nullable(String),
+        location                 Nullable(Tuple(facility_id Nullable(String), city Nullable(String), country Nullable(String), latitude Nullable(Float64), longitude Nullable(Float64))),
+        retracts_event_id        Nullable(String),
+        shipment_status          String,
+        shipment_sub_status      String,
+        status_version           Int64,
+        order_id                 Nullable(String),
+        seller_id                Nullable(String),
+        seller_verified          Nullable(Bool),
+        sku                      Nullable(String),
+        gtin                     Nullable(String),
+        serial                   Nullable(String),
+        origin                   Nullable(Tuple(country String, city Nullable(String), postal_prefix Nullable(String))),
+        destination              Nullable(Tuple(country String, city Nullable(String), postal_prefix Nullable(String))),
+        dispatched_at            Nullable(Int64),
+        promised_ship_by         Nullable(Int64),
+        promised_delivery        Nullable(Int64),
+        first_scan_at            Nullable(Int64)
+    )
+)
+ENGINE = Null;
+
+CREATE TABLE IF NOT EXISTS tracecode.shipment_events_avro ON CLUSTER '{cluster}'
+AS tracecode.shipment_events_avro_local
+ENGINE = Distributed('{cluster}', tracecode, shipment_events_avro_local, cityHash64(value.code));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS tracecode.shipment_events_from_avro ON CLUSTER '{cluster}'
+TO tracecode.shipment_events_local AS
+SELECT
+    value.event_id AS event_id,
+    value.code AS code,
+    value.kind AS kind,
+    fromUnixTimestamp64Milli(value.event_time, 'UTC') AS event_time,
+    value.event_utc_offset_minutes AS event_utc_offset_minutes,
+    fromUnixTimestamp64Milli(value.received_time, 'UTC') AS received_time,
+    fromUnixTimestamp64Milli(value.processed_time, 'UTC') AS processed_time,
+    value.late AS late,
+    value.source AS source,
+    value.carrier AS carrier,
+    value.tracking_number AS tracking_number,
+    value.raw_event_code AS raw_event_code,
+    value.raw_description AS raw_description,
+    value.event_status AS event_status,
+    value.event_sub_status AS event_sub_status,
+    value.location.facility_id AS facility_id,
+    value.location.city AS city,
+    value.location.country AS country,
+    value.location.latitude AS latitude,
+    value.location.longitude AS longitude,
+    value.retracts_event_id AS retracts_event_id,
+    value.shipment_status AS shipment_status,
+    value.shipment_sub_status AS shipment_sub_status,
+    value.status_version AS status_version,
+    value.order_id AS order_id,
+    value.seller_id AS seller_id,
+    value.seller_verified AS seller_verified,
+    value.sku AS sku,
+    value.gtin AS gtin,
+    value.serial AS serial,
+    value.origin.country AS origin_country,
+    value.origin.city AS origin_city,
+    value.origin.postal_prefix AS origin_postal_prefix,
+    value.destination.country AS destination_country,
+    value.destination.city AS destination_city,
+    value.destination.postal_prefix AS destination_postal_prefix,
+    fromUnixTimestamp64Milli(value.dispatched_at, 'UTC') AS dispatched_at,
+    fromUnixTimestamp64Milli(value.promised_ship_by, 'UTC') AS promised_ship_by,
+    fromUnixTimestamp64Milli(value.promised_delivery, 'UTC') AS promised_delivery,
+    fromUnixTimestamp64Milli(value.first_scan_at, 'UTC') AS first_scan_at,
+    kafka_partition,
+    kafka_offset
+FROM tracecode.shipment_events_avro_local;
+
+-- shipment_state: the sink's Avro staging table (Null on every shard) and its view
+CREATE TABLE IF NOT EXISTS tracecode.shipment_state_avro_local ON CLUSTER '{cluster}'
+(
+    kafka_partition Int32,
+    kafka_offset    Int64,
+    value Tuple(
+        code                String,
+        version             Int64,
+        status              String,
+        sub_status          String,
+        previous_status     Nullable(String),
+        previous_sub_status Nullable(String),
+        changed_at          Int64,
+        cause_event_id      Nullable(String),
+        emitted_at          Int64,
+        carrier             Nullable(String),
+        tracking_number     Nullable(String),
+        location            Nullable(Tuple(facility_id Nullable(String), city Nullable(String), country Nullable(String), latitude Nullable(Float64), longitude Nullable(Float64))),
+        order_id            Nullable(String),
+        seller_id           Nullable(String),
+        origin_country      Nullable(String),
+        destination_country Nullable(String),
+        dispatched_at       Nullable(Int64),
+        first_scan_at       Nullable(Int64),
+        delivered_at        Nullable(Int64),
+        promised_delivery   Nullable(Int64),
+        suspected_clone     Bool
+    )
+)
+ENGINE = Null;
+
+CREATE TABLE IF NOT EXISTS tracecode.shipment_state_avro ON CLUSTER '{cluster}'
+AS tracecode.shipment_state_avro_local
+ENGINE = Distributed('{cluster}', tracecode, shipment_state_avro_local, cityHash64(value.code));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS tracecode.shipment_state_from_avro ON CLUSTER '{cluster}'
+TO tracecode.shipment_state_local AS
+SELECT
+    value.code AS code,
+    value.version AS version,
+    value.status AS status,
+    value.sub_status AS sub_status,
+    value.previous_status AS previous_status,
+    value.previous_sub_status AS previous_sub_status,
+    fromUnixTimestamp64Milli(value.changed_at, 'UTC') AS changed_at,
+    value.cause_event_id AS cause_event_id,
+    fromUnixTimestamp64Milli(value.emitted_at, 'UTC') AS emitted_at,
+    value.carrier AS carrier,
+    value.tracking_number AS tracking_number,
+    value.location.facility_id AS facility_id,
+    value.location.city AS city,
+    value.location.country AS country,
+    value.location.latitude AS latitude,
+    value.location.longitude AS longitude,
+    value.order_id AS order_id,
+    value.seller_id AS seller_id,
+    value.origin_country AS origin_country,
+    value.destination_country AS destination_country,
+    fromUnixTimestamp64Milli(value.dispatched_at, 'UTC') AS dispatched_at,
+    fromUnixTimestamp64Milli(value.first_scan_at, 'UTC') AS first_scan_at,
+    fromUnixTimestamp64Milli(value.delivered_at, 'UTC') AS delivered_at,
+    fromUnixTimestamp64Milli(value.promised_delivery, 'UTC') AS promised_delivery,
+    value.suspected_clone AS suspected_clone,
+    kafka_partition,
+    kafka_offset
+FROM tracecode.shipment_state_avro_local;
+
+-- alerts: the sink's Avro staging table (Null on every shard) and its view
+CREATE TABLE IF NOT EXISTS tracecode.alerts_avro_local ON CLUSTER '{cluster}'
+(
+    kafka_partition Int32,
+    kafka_offset    Int64,
+    value Tuple(
+        alert_id    String,
+        code        String,
+        kind        String,
+        rule        String,
+        severity    String,
+        detected_at Int64,
+        emitted_at  Int64,
+        message     String,
+        evidence Array(Tuple(
+            event_id        String,
+            kind            String,
+            event_time      Int64,
+            carrier         Nullable(String),
+            tracking_number Nullable(String),
+            status          Nullable(String),
+            sub_status      Nullable(String),
+            location        Nullable(Tuple(facility_id Nullable(String), city Nullable(String), country Nullable(String), latitude Nullable(Float64), longitude Nullable(Float64)))
+        )),
+        metrics Map(String, Float64)
+    )
+)
+ENGINE = Null;
+
+CREATE TABLE IF NOT EXISTS tracecode.alerts_avro ON CLUSTER '{cluster}'
+AS tracecode.alerts_avro_local
+ENGINE = Distributed('{cluster}', tracecode, alerts_avro_local, cityHash64(value.code));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS tracecode.alerts_from_avro ON CLUSTER '{cluster}'
+TO tracecode.alerts_local AS
+SELECT
+    value.alert_id AS alert_id,
+    value.code AS code,
+    value.kind AS kind,
+    value.rule AS rule,
+    value.severity AS severity,
+    fromUnixTimestamp64Milli(value.detected_at, 'UTC') AS detected_at,
+    fromUnixTimestamp64Milli(value.emitted_at, 'UTC') AS emitted_at,
+    value.message AS message,
+    arrayMap(e -> e.event_id, value.evidence) AS evidence_event_ids,
+    toJSONString(arrayMap(
+        e -> CAST(
+            (e.event_id, e.kind, fromUnixTimestamp64Milli(e.event_time, 'UTC'), e.carrier,
+             e.tracking_number, e.status, e.sub_status, e.location),
+            'Tuple(event_id String, kind String, event_time DateTime64(3, \'UTC\'), carrier Nullable(String), tracking_number Nullable(String), status Nullable(String), sub_status Nullable(String), location Nullable(Tuple(facility_id Nullable(String), city Nullable(String), country Nullable(String), latitude Nullable(Float64), longitude Nullable(Float64))))'
+        ),
+        value.evidence
+    )) AS evidence,
+    value.metrics AS metrics,
+    kafka_partition,
+    kafka_offset
+FROM tracecode.alerts_avro_local;
+
 -- dispatches (fed on each shard from its shipment_events_local) --------------------------
 CREATE TABLE IF NOT EXISTS tracecode.dispatches_local ON CLUSTER '{cluster}'
 (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -13,9 +14,9 @@ from sinks.clickhouse import connect, ensure_database
 from sinks.config import ClickHouseTarget, FaultPoint
 from sinks.metrics import SinkMetrics
 from sinks.migrations import TTL_COLUMNS, discover, migrate, verify
-from sinks.rows import Table, tables
 from sinks.state import BatchLedger
-from sinks.writer import BatchWriter
+from sinks.tables import Table, tables
+from sinks.writer import BatchWriter, UndecodableRecordError
 from tests import sinkdata
 from tests.sinkdata import Scenario
 
@@ -42,7 +43,7 @@ def count(client: Client, sql: str) -> int:
 
 
 def batch_of(table: Table, topic: str, records: list, partition: int, first: int) -> Batch:
-    rows = tuple(table.to_row(record, partition, first + i) for i, record in enumerate(records))
+    rows = sinkdata.batch_rows(table.record_type, records, first)
     return Batch(topic, partition, first, first + len(records) - 1, rows)
 
 
@@ -162,3 +163,35 @@ def test_fault_after_insert_then_retry_stores_once(client: Client, scenario: Sce
     assert count(client, "SELECT uniqExactMerge(alerts) FROM alerts_daily") == len(
         {a["alert_id"] for a in scenario.alerts}
     )
+
+
+def test_alert_evidence_is_kept_as_json(client: Client, scenario: Scenario) -> None:
+    table = tables(TOPICS)[TOPICS.alerts]
+    clone = next(a for a in scenario.alerts if a["kind"] == "SUSPECTED_CLONE")
+    BatchWriter(client, BatchLedger(client), SinkMetrics()).write(
+        batch_of(table, TOPICS.alerts, [clone], 0, 0), table
+    )
+    ids, evidence, metrics, detected = client.query(
+        "SELECT evidence_event_ids, evidence, metrics, detected_at FROM alerts"
+    ).result_rows[0]
+    assert ids == [e["event_id"] for e in clone["evidence"]]
+    parsed = json.loads(evidence)
+    assert [e["event_id"] for e in parsed] == ids
+    assert parsed[0]["location"]["city"] == clone["evidence"][0]["location"]["city"]
+    assert parsed[0]["event_time"].startswith(
+        clone["evidence"][0]["event_time"].strftime("%Y-%m-%d %H:%M")
+    )
+    assert metrics == pytest.approx(clone["metrics"])
+    assert detected == clone["detected_at"]
+
+
+def test_a_record_clickhouse_cannot_decode_is_named(client: Client, scenario: Scenario) -> None:
+    table = tables(TOPICS)[TOPICS.history]
+    rows = list(sinkdata.batch_rows(table.record_type, scenario.history[:5], 10))
+    offset, header, body = rows[3]
+    rows[3] = (offset, header, body[:7])  # a known writer schema, a truncated body
+    batch = Batch(TOPICS.history, 2, 10, 14, tuple(rows))
+    with pytest.raises(UndecodableRecordError) as raised:
+        BatchWriter(client, BatchLedger(client), SinkMetrics()).write(batch, table)
+    assert raised.value.offset == 13
+    assert count(client, "SELECT count() FROM shipment_events") == 0
