@@ -119,6 +119,9 @@ class SinkConfig:
     """Port of the read-only query endpoint on 127.0.0.1 (embedded target only); None: off."""
     metrics_port: int | None = 9464
     """Port of the Prometheus ``/metrics`` endpoint on 127.0.0.1; None: off."""
+    session_timeout: float = 45.0
+    """Seconds without a heartbeat before the group hands a silent (crashed) sink's
+    partitions to another member."""
     shutdown_timeout: float = 30.0
     """Seconds a graceful shutdown keeps retrying to write what is buffered."""
     poll_timeout: float = 0.2

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from schemas.codec import codec_for
 from schemas.errors import CodecError
-from sinks.batching import Admission, PartitionBuffer
+from sinks.batching import Admission, Batch, BatchStatus, PartitionBuffer
 from sinks.clickhouse import connect, ensure_database
 from sinks.config import SinkConfig
 from sinks.endpoint import QueryEndpoint
@@ -52,6 +52,8 @@ class _Partition:
     stuck: bool = False
     """Stopped writing: a batch holds a record ClickHouse cannot decode."""
     paused: bool = False
+    intent: bool = False
+    """The intent of the partition's next batch is recorded in the ledger."""
     end: int = -1
     """End offset of the partition when the consumer last reached it."""
 
@@ -71,6 +73,8 @@ class Sink:
         self._writer: BatchWriter | None = None
         self._ledger: BatchLedger | None = None
         self._next_lag_update = 0.0
+        self._unmarked: list[Batch] = []
+        """Batches stored whose done mark is not recorded yet."""
         self.running = threading.Event()
         """Set once the schema is migrated and the consumer subscribed."""
         self.query_port: int | None = None
@@ -100,7 +104,7 @@ class Sink:
                 version = verify(client)
             log.info("schema ready", extra={"target": target.describe(), "schema_version": version})
             self._ledger = BatchLedger(client)
-            self._writer = BatchWriter(client, self._ledger, self.metrics, self.config.fault_hook)
+            self._writer = BatchWriter(client, self.metrics, self.config.fault_hook)
             if self.config.metrics_port is not None:
                 metrics_server = self.metrics.serve(self.config.metrics_port)
                 servers.append(metrics_server)
@@ -129,6 +133,7 @@ class Sink:
                 # The worker writes in transactions: store only committed output.
                 "isolation.level": "read_committed",
                 "enable.partition.eof": True,
+                "session.timeout.ms": int(self.config.session_timeout * 1000),
             },
             logger=log,
         )
@@ -218,61 +223,88 @@ class Sink:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write_due(self, now: float, *, seal_all: bool) -> bool:
-        """Write the batches that are ready; True when nothing is left to write."""
-        assert self._writer is not None
-        idle = True
-        for tp, state in list(self._partitions.items()):
+    def _write_due(self, now: float, *, seal_all: bool, only: set[TP] | None = None) -> bool:
+        """Write the batches that are ready; True when nothing is left to write.
+
+        One ledger insert per call carries the intents of every batch about to be written and
+        the done marks of the batches written before (a done mark only spares a restart one
+        deduplicated retry, so it can wait for the next call).
+        """
+        assert self._writer is not None and self._ledger is not None
+        idle = not self._unmarked
+        ready: list[tuple[TP, _Partition, Batch]] = []
+        for tp, state in self._partitions.items():
             buffer = state.buffer
-            if buffer is None:
+            if buffer is None or (only is not None and tp not in only):
                 continue
             if seal_all or buffer.due(now):
                 buffer.seal()
-            if now < state.retry_at:
+            batch = buffer.next_batch()
+            if batch is not None:
                 idle = False
-                continue
-            while not state.stuck and (batch := buffer.next_batch()) is not None:
-                try:
-                    self._writer.write(batch, state.table)
-                except UndecodableRecordError as error:
-                    # Retrying cannot help: the batch stays pending until the sink can read it.
-                    state.stuck = True
-                    self._halt(tp[0], tp[1], error.offset, state, error.error)
-                    idle = False
-                    break
-                except Exception as error:  # any failure: the batch is retried, never skipped
-                    state.attempts += 1
-                    delay = self.config.retry.delay(state.attempts)
-                    state.retry_at = now + delay
-                    self._pause(tp, state)
-                    self.metrics.retries.labels(state.table.name).inc()
-                    log.warning(
-                        "batch write failed, retrying",
-                        extra={
-                            "batch": batch.token,
-                            "table": state.table.name,
-                            "attempt": state.attempts,
-                            "retry_in": round(delay, 3),
-                            "error": f"{type(error).__name__}: {error}",
-                        },
-                    )
-                    idle = False
-                    break
-                buffer.stored(batch)
-                self._settle(tp, state)
-                self._commit(tp, batch.next_offset, asynchronous=True)
-                if state.attempts:
-                    log.info(
-                        "batch written after retries",
-                        extra={"batch": batch.token, "attempts": state.attempts + 1},
-                    )
-                state.attempts = 0
-                state.retry_at = 0.0
-            if buffer.next_batch() is None and state.paused and not state.halted:
-                self._resume(tp, state)
-            if buffer.pending_rows:
-                idle = False
+            if batch is not None and not state.stuck and now >= state.retry_at:
+                ready.append((tp, state, batch))
+        marks = [(b, BatchStatus.PENDING) for _, s, b in ready if not (s.intent or b.recovered)]
+        marks += [(b, BatchStatus.DONE) for b in self._unmarked]
+        if marks:
+            try:
+                self._ledger.record(marks)
+            except Exception as error:  # ClickHouse unreachable: nothing is written this round
+                for tp, state, batch in ready:
+                    self._retry_later(tp, state, batch, now, error)
+                return False
+            self._unmarked.clear()
+            for _, state, _ in ready:
+                state.intent = True
+        for tp, state, batch in ready:
+            self._write(tp, state, batch, now)
         return idle
+
+    def _write(self, tp: TP, state: _Partition, batch: Batch, now: float) -> None:
+        assert self._writer is not None and state.buffer is not None
+        try:
+            self._writer.write(batch, state.table)
+        except UndecodableRecordError as error:
+            # Retrying cannot help: the batch stays pending until the sink can read it.
+            state.stuck = True
+            self._halt(tp[0], tp[1], error.offset, state, error.error)
+            return
+        except Exception as error:  # any failure: the batch is retried, never skipped
+            self._retry_later(tp, state, batch, now, error)
+            return
+        state.buffer.stored(batch)
+        state.intent = False
+        self._unmarked.append(batch)
+        self._settle(tp, state)
+        self._commit(tp, batch.next_offset, asynchronous=True)
+        if state.attempts:
+            log.info(
+                "batch written after retries",
+                extra={"batch": batch.token, "attempts": state.attempts + 1},
+            )
+        state.attempts = 0
+        state.retry_at = 0.0
+        if state.buffer.next_batch() is None and state.paused and not state.halted:
+            self._resume(tp, state)
+
+    def _retry_later(
+        self, tp: TP, state: _Partition, batch: Batch, now: float, error: Exception
+    ) -> None:
+        state.attempts += 1
+        delay = self.config.retry.delay(state.attempts)
+        state.retry_at = now + delay
+        self._pause(tp, state)
+        self.metrics.retries.labels(state.table.name).inc()
+        log.warning(
+            "batch write failed, retrying",
+            extra={
+                "batch": batch.token,
+                "table": state.table.name,
+                "attempt": state.attempts,
+                "retry_in": round(delay, 3),
+                "error": f"{type(error).__name__}: {error}",
+            },
+        )
 
     def _drain(self) -> None:
         """On shutdown: write everything buffered, retrying until the shutdown timeout."""
@@ -361,25 +393,19 @@ class Sink:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # One attempt to store what is buffered; whatever fails is read again by the next owner,
-        # which rebuilds a pending batch with the same boundaries.
-        assert self._writer is not None
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
-            state = self._partitions.get(key)
-            if state is None or state.buffer is None or state.halted:
-                continue
-            state.buffer.seal()
-            while (batch := state.buffer.next_batch()) is not None:
-                try:
-                    self._writer.write(batch, state.table)
-                except Exception as error:
-                    log.warning(
-                        "batch not written before revocation",
-                        extra={"batch": batch.token, "error": f"{type(error).__name__}: {error}"},
-                    )
-                    break
-                state.buffer.stored(batch)
-                self._commit(key, batch.next_offset, asynchronous=False)
+        # which rebuilds a pending batch with the same boundaries. (A pending batch still being
+        # rebuilt is left to the next owner as it is.)
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        now = time.monotonic()
+        for tp in revoked & self._partitions.keys():
+            self._partitions[tp].retry_at = 0.0
+        while not self._write_due(now, seal_all=True, only=revoked):
+            if any(
+                state.stuck or state.retry_at > now
+                for tp, state in self._partitions.items()
+                if tp in revoked
+            ):
+                break
         self._forget(partitions)
         log.info("partitions revoked", extra={"partitions": _names(partitions)})
 

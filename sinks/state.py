@@ -7,6 +7,7 @@ batch's last offset and a done record outranks the pending one of the same batch
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -16,16 +17,6 @@ from sinks.batching import Batch, BatchStatus, PartitionState
 
 TopicPartition = tuple[str, int]
 
-_COLUMNS = (
-    "partition_key",
-    "topic",
-    "partition",
-    "first_offset",
-    "last_offset",
-    "status",
-    "version",
-    "updated_at",
-)
 _SETTINGS = {
     "async_insert": 0,
     # Two records of the same intent may be identical: both must land.
@@ -61,22 +52,26 @@ class BatchLedger:
             if (topic, int(partition)) in wanted
         }
 
-    def record(self, batch: Batch, status: BatchStatus) -> None:
-        """Record ``batch`` as ``status``."""
-        self._client.insert(
-            "sink_batches",
-            [
-                [
-                    f"{batch.topic}:{batch.partition}",
-                    batch.topic,
-                    batch.partition,
-                    batch.first,
-                    batch.last,
-                    status.value,
-                    version(batch, status),
-                    datetime.now(UTC),
-                ]
-            ],
-            column_names=_COLUMNS,
-            settings=_SETTINGS,
+    def record(self, marks: Iterable[tuple[Batch, BatchStatus]]) -> None:
+        """Record each batch of ``marks`` as its status, in one insert."""
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "")
+        lines = [
+            json.dumps(
+                {
+                    "partition_key": f"{batch.topic}:{batch.partition}",
+                    "topic": batch.topic,
+                    "partition": batch.partition,
+                    "first_offset": batch.first,
+                    "last_offset": batch.last,
+                    "status": status.value,
+                    "version": version(batch, status),
+                    "updated_at": now,
+                }
+            )
+            for batch, status in marks
+        ]
+        # A raw insert: the ledger is on the hot path, and clickhouse-connect's row insert
+        # would load pandas on first use.
+        self._client.raw_insert(
+            "sink_batches", insert_block="\n".join(lines), fmt="JSONEachRow", settings=_SETTINGS
         )

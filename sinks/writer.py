@@ -12,11 +12,10 @@ from schemas.codec import MARKER, RecordType, codec_for
 from schemas.errors import CodecError
 from schemas.registry import default_registry
 from sinks.avro import container, envelope, envelope_schema
-from sinks.batching import Batch, BatchStatus
+from sinks.batching import Batch
 from sinks.clickhouse import INSERT_SETTINGS
 from sinks.config import FaultHook, FaultPoint
 from sinks.metrics import SinkMetrics
-from sinks.state import BatchLedger
 from sinks.tables import Table
 
 AVRO_SETTINGS = {
@@ -50,31 +49,24 @@ def _schema_for(header: bytes) -> str:
 
 
 class BatchWriter:
-    """Stores batches so that writing one twice stores its rows once."""
+    """Inserts batches so that inserting one twice stores its rows once."""
 
     def __init__(
-        self,
-        client: Client,
-        ledger: BatchLedger,
-        metrics: SinkMetrics,
-        fault_hook: FaultHook | None = None,
+        self, client: Client, metrics: SinkMetrics, fault_hook: FaultHook | None = None
     ) -> None:
         self._client = client
-        self._ledger = ledger
         self._metrics = metrics
         self._fault_hook = fault_hook
 
     def write(self, batch: Batch, table: Table) -> None:
-        """Store ``batch`` in ``table``; any exception means it may or may not be stored.
+        """Insert ``batch`` into ``table``; any exception means it may or may not be stored.
 
-        A retry must pass the very same batch: its token then makes ClickHouse drop a block
-        that did land, in the table and in every materialized view fed by it. Raises
-        :class:`UndecodableRecordError` when ClickHouse rejects the batch because a record in
-        it does not decode.
+        The batch's intent must be in the ledger first. A retry must pass the very same batch:
+        its token then makes ClickHouse drop a block that did land, in the table and in every
+        materialized view fed by it. Raises :class:`UndecodableRecordError` when ClickHouse
+        rejects the batch because a record in it does not decode.
         """
         started = time.perf_counter()
-        if not batch.recovered:
-            self._ledger.record(batch, BatchStatus.PENDING)
         self._fault(FaultPoint.BEFORE_INSERT, batch)
         if batch.rows:
             data = self._container(batch, table.record_type)
@@ -90,7 +82,6 @@ class BatchWriter:
                     _check_decodes(batch, table.record_type)
                 raise
         self._fault(FaultPoint.AFTER_INSERT, batch)
-        self._ledger.record(batch, BatchStatus.DONE)
         self._metrics.insert_seconds.labels(table.name).observe(time.perf_counter() - started)
         self._metrics.rows_inserted.labels(table.name).inc(len(batch.rows))
         kind = "recovered" if batch.recovered else "new"

@@ -21,7 +21,11 @@ PARTITIONS = 3
 
 
 def sink_config(
-    kafka: KafkaConnection, topics: TopicNames, target: ClickHouseTarget, group: str, **changes: object
+    kafka: KafkaConnection,
+    topics: TopicNames,
+    target: ClickHouseTarget,
+    group: str,
+    **changes: object,
 ) -> SinkConfig:
     base: dict[str, object] = {
         "kafka": kafka,
@@ -55,7 +59,9 @@ def sunk(kafka: KafkaConnection, settings: Settings, chdb_folder: Path) -> Sunk:
     topics = TopicNames().with_prefix(unique("test-sink") + ".")
     create_topics(kafka, settings, topics, PARTITIONS)
     ends = publish(kafka, scenario_items(scenario, topics))
-    target = ClickHouseTarget(dsn=f"chdb://{chdb_folder}", database=unique("sunk").replace("-", "_"))
+    target = ClickHouseTarget(
+        dsn=f"chdb://{chdb_folder}", database=unique("sunk").replace("-", "_")
+    )
     group = unique("sink")
     with running(Sink(sink_config(kafka, topics, target, group))) as sink:
         sink.wait_stored(ends)

@@ -23,7 +23,9 @@ Ends = dict[tuple[str, int], int]
 """Offset after the last record, per topic partition."""
 
 
-def create_topics(kafka: KafkaConnection, settings: Settings, topics: TopicNames, partitions: int) -> None:
+def create_topics(
+    kafka: KafkaConnection, settings: Settings, topics: TopicNames, partitions: int
+) -> None:
     config = replace(settings.topics_config(), partitions=partitions)
     apply(admin_client(kafka), topic_specs(topics, config))
 
@@ -54,11 +56,19 @@ def publish(
     return ends
 
 
-def scenario_items(scenario: Scenario, topics: TopicNames) -> list[tuple[str, RecordType, str, Any]]:
+def scenario_items(
+    scenario: Scenario, topics: TopicNames
+) -> list[tuple[str, RecordType, str, Any]]:
     """The worker's outputs of ``scenario`` as publishable items."""
     return [
-        *((topics.history, RecordType.SHIPMENT_HISTORY_RECORD, r["code"], r) for r in scenario.history),
-        *((topics.status, RecordType.SHIPMENT_STATUS_CHANGED, r["code"], r) for r in scenario.status),
+        *(
+            (topics.history, RecordType.SHIPMENT_HISTORY_RECORD, r["code"], r)
+            for r in scenario.history
+        ),
+        *(
+            (topics.status, RecordType.SHIPMENT_STATUS_CHANGED, r["code"], r)
+            for r in scenario.status
+        ),
         *((topics.alerts, RecordType.SHIPMENT_ALERT, r["code"], r) for r in scenario.alerts),
     ]
 
@@ -117,7 +127,9 @@ def metric(sink: Sink, name: str, **labels: str) -> float:
     return value or 0.0
 
 
-def wait_metric(sink: Sink, name: str, at_least: float, timeout: float = 60.0, **labels: str) -> None:
+def wait_metric(
+    sink: Sink, name: str, at_least: float, timeout: float = 60.0, **labels: str
+) -> None:
     wait_for(
         lambda: True if metric(sink, name, **labels) >= at_least else None,
         timeout,

@@ -50,6 +50,8 @@ def main() -> None:
             retry=RetryPolicy(initial=0.05, maximum=0.5),
             query_port=0,
             metrics_port=0,
+            # The crashed process never says goodbye: let the group notice it soon.
+            session_timeout=6.0,
             fault_hook=crash if args.crash_at else None,
         )
     )

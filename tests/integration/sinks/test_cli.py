@@ -35,7 +35,9 @@ def query(sunk: Sunk, *args: str) -> Result:
 
 def test_query_prints_a_saved_query_as_json(sunk: Sunk) -> None:
     code = sunk.scenario.delivered[0].code
-    result = query(sunk, "--saved", "timeline", "--param", f"code={code.lower()}", "--format", "json")
+    result = query(
+        sunk, "--saved", "timeline", "--param", f"code={code.lower()}", "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert [row["kind"] for row in rows] == ["DISPATCH"] + ["SCAN"] * 5
@@ -47,7 +49,9 @@ def test_query_lists_saved_queries_and_prints_tables_and_csv(sunk: Sunk) -> None
     assert listed.exit_code == 0
     for name in ("timeline", "status_distribution", "transit_times", "stalled"):
         assert name in listed.output
-    table = query(sunk, "SELECT kind, count() AS n FROM shipment_events GROUP BY kind ORDER BY kind")
+    table = query(
+        sunk, "SELECT kind, count() AS n FROM shipment_events GROUP BY kind ORDER BY kind"
+    )
     assert table.exit_code == 0
     assert "DISPATCH" in table.output and "SCAN" in table.output
     csv = query(sunk, "SELECT count() AS n FROM alerts", "--format", "csv")
@@ -68,7 +72,9 @@ def test_query_refuses_writes(sunk: Sunk, sql: str) -> None:
     assert result.exit_code == 1
     assert "refused" in result.output
     with QueryClient.open(sunk.target) as client:
-        assert client.query("SELECT count() FROM alerts").result_rows == [(len(sunk.scenario.alerts),)]
+        assert client.query("SELECT count() FROM alerts").result_rows == [
+            (len(sunk.scenario.alerts),)
+        ]
 
 
 def test_sql_in_a_parameter_value_is_data(sunk: Sunk) -> None:
@@ -123,10 +129,12 @@ def test_sink_command_runs_serves_queries_and_stops_on_sigterm(
         client = wait_for(lambda: _connect(target, query_port), 60, "the sink's query endpoint")
         with client:
             wait_for(
-                lambda: True
-                if client.query("SELECT count() FROM shipment_events").result_rows
-                == [(len(scenario.history),)]
-                else None,
+                lambda: (
+                    True
+                    if client.query("SELECT count() FROM shipment_events").result_rows
+                    == [(len(scenario.history),)]
+                    else None
+                ),
                 60,
                 "the sink to store the history",
             )

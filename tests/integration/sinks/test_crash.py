@@ -19,12 +19,24 @@ from tests.integration.sinks.run_sink import CRASH_EXIT
 from tracecode.settings import Settings
 
 
-def start(kafka: KafkaConnection, prefix: str, folder: Path, group: str, crash_at: int = 0) -> subprocess.Popen[str]:
+def start(
+    kafka: KafkaConnection, prefix: str, folder: Path, group: str, crash_at: int = 0
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
-            sys.executable, "-m", "tests.integration.sinks.run_sink",
-            "--bootstrap", kafka.bootstrap_servers, "--prefix", prefix,
-            "--folder", str(folder), "--group", group, "--crash-at", str(crash_at),
+            sys.executable,
+            "-m",
+            "tests.integration.sinks.run_sink",
+            "--bootstrap",
+            kafka.bootstrap_servers,
+            "--prefix",
+            prefix,
+            "--folder",
+            str(folder),
+            "--group",
+            group,
+            "--crash-at",
+            str(crash_at),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -63,10 +75,14 @@ def test_crash_after_insert_before_done_leaves_no_duplicate(
             assert "endpoint" in client.via  # the folder belongs to the sink process
             history = len(scenario.history)
             wait_for(
-                lambda: True
-                if client.query("SELECT count() FROM shipment_events").result_rows == [(history,)]
-                and client.query("SELECT count() FROM alerts").result_rows == [(len(scenario.alerts),)]
-                else None,
+                lambda: (
+                    True
+                    if client.query("SELECT count() FROM shipment_events").result_rows
+                    == [(history,)]
+                    and client.query("SELECT count() FROM alerts").result_rows
+                    == [(len(scenario.alerts),)]
+                    else None
+                ),
                 90,
                 "the restarted sink to store everything",
             )
@@ -78,7 +94,9 @@ def test_crash_after_insert_before_done_leaves_no_duplicate(
             ]
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as response:
             metrics = response.read().decode()
-        assert 'tracecode_sink_batches_total{table="shipment_events",kind="recovered"} 1.0' in metrics
+        assert (
+            'tracecode_sink_batches_total{kind="recovered",table="shipment_events"} 1.0' in metrics
+        )
     finally:
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(timeout=60) == 0

@@ -59,11 +59,15 @@ def test_every_record_is_stored_exactly_once(sunk: Sunk) -> None:
             "FROM shipment_events"
         ).result_rows[0]
         assert events == (len(scenario.history),) * 3
-        stored_ids = {r[0] for r in client.query("SELECT event_id FROM shipment_events").result_rows}
+        stored_ids = {
+            r[0] for r in client.query("SELECT event_id FROM shipment_events").result_rows
+        }
         assert stored_ids == {r["event_id"] for r in scenario.history}
         assert client.query(STATE).result_rows == expected_state(scenario)
         alerts = client.query("SELECT alert_id, kind, rule FROM alerts").result_rows
-        assert sorted(alerts) == sorted((a["alert_id"], a["kind"], a["rule"]) for a in scenario.alerts)
+        assert sorted(alerts) == sorted(
+            (a["alert_id"], a["kind"], a["rule"]) for a in scenario.alerts
+        )
         dispatches = sum(1 for r in scenario.history if r["kind"] == "DISPATCH")
         assert client.query("SELECT count() FROM dispatches").result_rows == [(dispatches,)]
         partitions = client.query(
@@ -101,12 +105,18 @@ def test_saved_queries_find_the_known_shipments(sunk: Sunk) -> None:
             lanes.setdefault((d.carrier, d.origin, d.destination), []).append(d.transit_hours)
         transit = {
             (r["carrier"], r["origin_country"], r["destination_country"]): (
-                r["delivered"], r["p50_hours"], r["p90_hours"]
+                r["delivered"],
+                r["p50_hours"],
+                r["p90_hours"],
             )
             for r in run("transit_times")
         }
         assert transit == {
-            lane: (len(hours), sinkdata.quantile_exact(hours, 0.5), sinkdata.quantile_exact(hours, 0.9))
+            lane: (
+                len(hours),
+                sinkdata.quantile_exact(hours, 0.5),
+                sinkdata.quantile_exact(hours, 0.9),
+            )
             for lane, hours in lanes.items()
         }
 
@@ -160,9 +170,7 @@ def test_saved_queries_find_the_known_shipments(sunk: Sunk) -> None:
         assert found == kinds
 
 
-def test_replay_from_the_beginning_changes_nothing(
-    sunk: Sunk, kafka: KafkaConnection
-) -> None:
+def test_replay_from_the_beginning_changes_nothing(sunk: Sunk, kafka: KafkaConnection) -> None:
     with QueryClient.open(sunk.target) as client:
         before = snapshot(client)
     admin = admin_client(kafka)
@@ -223,10 +231,16 @@ def test_an_undecodable_record_halts_only_its_partition(
     scenario = sinkdata.build(delivered=6)
     topics = TopicNames().with_prefix(unique("test-sink-halt") + ".")
     create_topics(kafka, settings, topics, 2)
-    history = [(topics.history, RecordType.SHIPMENT_HISTORY_RECORD, r["code"], r) for r in scenario.history]
+    history = [
+        (topics.history, RecordType.SHIPMENT_HISTORY_RECORD, r["code"], r) for r in scenario.history
+    ]
     half = len(history) // 2
     before = publish(kafka, history[:half], partition=0)
-    publish(kafka, [(topics.history, RecordType.SHIPMENT_HISTORY_RECORD, "X", b"\xc3\x01garbage")], partition=0)
+    publish(
+        kafka,
+        [(topics.history, RecordType.SHIPMENT_HISTORY_RECORD, "X", b"\xc3\x01garbage")],
+        partition=0,
+    )
     publish(kafka, history[half:], partition=0)
     other = publish(kafka, history, partition=1)
     bad_offset = before[(topics.history, 0)]
@@ -253,11 +267,18 @@ def test_shutdown_writes_what_is_buffered(
     publish(kafka, scenario_items(scenario, topics))
     sink = Sink(
         sink_config(
-            kafka, topics, clickhouse_target, unique("sink"), batch_max_rows=100_000, batch_max_age=600
+            kafka,
+            topics,
+            clickhouse_target,
+            unique("sink"),
+            batch_max_rows=100_000,
+            batch_max_age=600,
         )
     )
     with running(sink):
-        wait_metric(sink, "tracecode_sink_pending_rows", len(scenario.history), table="shipment_events")
+        wait_metric(
+            sink, "tracecode_sink_pending_rows", len(scenario.history), table="shipment_events"
+        )
         assert metric(sink, "tracecode_sink_rows_inserted_total", table="shipment_events") == 0
     assert metric(sink, "tracecode_sink_rows_inserted_total", table="shipment_events") == len(
         scenario.history

@@ -93,7 +93,9 @@ def dispatch(event_id: str = "d1", hours: float = 0.0, **extra: Any) -> SellerDi
     return record
 
 
-def replay(events: list[InputEvent], rules: Rules = RULES) -> tuple[ShipmentState, list[Transition]]:
+def replay(
+    events: list[InputEvent], rules: Rules = RULES
+) -> tuple[ShipmentState, list[Transition]]:
     state: ShipmentState | None = None
     transitions = []
     for event in events:
@@ -255,7 +257,11 @@ def test_a_clone_alert_is_emitted_once_per_rule() -> None:
 
 def test_two_tracking_numbers_from_one_carrier_is_a_clone_but_a_last_mile_number_is_not() -> None:
     clean, _ = replay(
-        [dispatch(), scan("e1", 1), scan("e2", 50, carrier="correos", tracking="PQ9", city="Madrid")]
+        [
+            dispatch(),
+            scan("e1", 1),
+            scan("e2", 50, carrier="correos", tracking="PQ9", city="Madrid"),
+        ]
     )
     assert clean["clone_rules"] == []
     _, transitions = replay([dispatch(), scan("e1", 1), scan("e2", 2, tracking="LP002")])
@@ -334,7 +340,9 @@ def test_dispatch_sla_breach_and_unknown_code() -> None:
 
     orphan, _ = replay([scan("e1", 1, SubStatus.PICKED_UP)])
     at = T0 + timedelta(hours=1) + RULES.unknown_code_grace
-    assert "UNKNOWN_CODE" not in {a["kind"] for a in tick(orphan, at - timedelta(seconds=1), RULES, NOW).alerts}
+    assert "UNKNOWN_CODE" not in {
+        a["kind"] for a in tick(orphan, at - timedelta(seconds=1), RULES, NOW).alerts
+    }
     assert "UNKNOWN_CODE" in {a["kind"] for a in tick(orphan, at, RULES, NOW).alerts}
 
     claimed, _ = replay([scan("e1", 1, SubStatus.PICKED_UP), dispatch(hours=0)])
