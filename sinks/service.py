@@ -12,7 +12,8 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -58,6 +59,19 @@ class _Partition:
     """End offset of the partition when the consumer last reached it."""
 
 
+@dataclass(slots=True)
+class _Round:
+    """Batches written together: one ledger insert, then one insert per batch."""
+
+    batches: list[tuple[TP, Batch]]
+    marks: list[tuple[Batch, BatchStatus]]
+    done_marks: int
+    """How many of the oldest unmarked batches ``marks`` marks done."""
+    ledger_error: Exception | None = None
+    errors: dict[TP, Exception] = field(default_factory=dict)
+    """Partitions whose batch failed; the others are stored."""
+
+
 class Sink:
     """Consumes the history, status and alerts topics into ClickHouse until :meth:`stop`."""
 
@@ -75,6 +89,9 @@ class Sink:
         self._next_lag_update = 0.0
         self._unmarked: list[Batch] = []
         """Batches stored whose done mark is not recorded yet."""
+        # One writer thread: ClickHouse inserts (which release the GIL) overlap polling.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-writer")
+        self._inflight: Future[_Round] | None = None
         self.running = threading.Event()
         """Set once the schema is migrated and the consumer subscribed."""
         self.query_port: int | None = None
@@ -116,6 +133,7 @@ class Sink:
                 self.query_port = endpoint.port
             self._consume()
         finally:
+            self._executor.shutdown(wait=True)
             for server in servers:
                 server.shutdown()
                 server.server_close()
@@ -151,13 +169,18 @@ class Sink:
         self.running.set()
         try:
             while not self._stop.is_set():
-                messages = consumer.consume(_CONSUME_BATCH, self.config.poll_timeout)
+                # While a round is written, poll briefly so its outcome is taken up soon.
+                timeout = self.config.poll_timeout if self._inflight is None else 0.01
+                messages = consumer.consume(_CONSUME_BATCH, timeout)
                 now = time.monotonic()
                 for message in messages:
                     self._take(message, now)
-                self._load_states(now)
-                self._write_due(now, seal_all=False)
+                self._finish_round(wait=False)
+                if self._inflight is None:
+                    self._load_states(now)
+                    self._start_round(now)
                 self._update_gauges(now)
+            self._finish_round(wait=True)
             self._drain()
         finally:
             consumer.close()
@@ -223,16 +246,17 @@ class Sink:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write_due(self, now: float, *, seal_all: bool, only: set[TP] | None = None) -> bool:
-        """Write the batches that are ready; True when nothing is left to write.
+    def _start_round(
+        self, now: float, *, seal_all: bool = False, only: set[TP] | None = None
+    ) -> None:
+        """Start writing the batches that are ready, if any.
 
-        One ledger insert per call carries the intents of every batch about to be written and
-        the done marks of the batches written before (a done mark only spares a restart one
-        deduplicated retry, so it can wait for the next call).
+        A round is one ledger insert -- the intents of the batches about to be written and the
+        done marks of those written before (a done mark only spares a restart one
+        deduplicated retry, so it can wait for the next round) -- then one insert per batch.
+        It runs in the writer thread while this one keeps polling.
         """
-        assert self._writer is not None and self._ledger is not None
-        idle = not self._unmarked
-        ready: list[tuple[TP, _Partition, Batch]] = []
+        ready: list[tuple[TP, Batch]] = []
         for tp, state in self._partitions.items():
             buffer = state.buffer
             if buffer is None or (only is not None and tp not in only):
@@ -240,38 +264,72 @@ class Sink:
             if seal_all or buffer.due(now):
                 buffer.seal()
             batch = buffer.next_batch()
-            if batch is not None:
-                idle = False
             if batch is not None and not state.stuck and now >= state.retry_at:
-                ready.append((tp, state, batch))
-        marks = [(b, BatchStatus.PENDING) for _, s, b in ready if not (s.intent or b.recovered)]
-        marks += [(b, BatchStatus.DONE) for b in self._unmarked]
-        if marks:
-            try:
-                self._ledger.record(marks)
-            except Exception as error:  # ClickHouse unreachable: nothing is written this round
-                for tp, state, batch in ready:
-                    self._retry_later(tp, state, batch, now, error)
-                return False
-            self._unmarked.clear()
-            for _, state, _ in ready:
-                state.intent = True
-        for tp, state, batch in ready:
-            self._write(tp, state, batch, now)
-        return idle
+                ready.append((tp, batch))
+        marks = [
+            (batch, BatchStatus.PENDING)
+            for tp, batch in ready
+            if not (self._partitions[tp].intent or batch.recovered)
+        ]
+        marks += [(batch, BatchStatus.DONE) for batch in self._unmarked]
+        if marks or ready:
+            self._inflight = self._executor.submit(
+                self._execute, _Round(ready, marks, len(self._unmarked))
+            )
 
-    def _write(self, tp: TP, state: _Partition, batch: Batch, now: float) -> None:
-        assert self._writer is not None and state.buffer is not None
+    def _execute(self, round_: _Round) -> _Round:
+        """Write a round (in the writer thread: ClickHouse only, no Kafka, no shared state)."""
+        assert self._writer is not None and self._ledger is not None
         try:
-            self._writer.write(batch, state.table)
-        except UndecodableRecordError as error:
-            # Retrying cannot help: the batch stays pending until the sink can read it.
-            state.stuck = True
-            self._halt(tp[0], tp[1], error.offset, state, error.error)
+            if round_.marks:
+                self._ledger.record(round_.marks)
+        except Exception as error:  # nothing is inserted without its intent
+            round_.ledger_error = error
+            return round_
+        for tp, batch in round_.batches:
+            try:
+                self._writer.write(batch, self._tables[tp[0]])
+            except Exception as error:  # handled by _finish_round, in the polling thread
+                round_.errors[tp] = error
+        return round_
+
+    def _finish_round(self, *, wait: bool) -> None:
+        """Take up the outcome of the round in flight, if it is over (or ``wait``)."""
+        if self._inflight is None or not (wait or self._inflight.done()):
             return
-        except Exception as error:  # any failure: the batch is retried, never skipped
-            self._retry_later(tp, state, batch, now, error)
-            return
+        round_, self._inflight = self._inflight.result(), None
+        now = time.monotonic()
+        for tp, batch in round_.batches:
+            state = self._partitions.get(tp)
+            if state is None or state.buffer is None or state.buffer.next_batch() is not batch:
+                continue  # lost meanwhile: the next owner goes by the ledger
+            error = round_.ledger_error or round_.errors.get(tp)
+            if round_.ledger_error is None:
+                state.intent = True
+            if error is None:
+                self._stored(tp, state, batch)
+            elif isinstance(error, UndecodableRecordError):
+                # Retrying cannot help: the batch stays pending until the sink can read it.
+                state.stuck = True
+                self._halt(tp[0], tp[1], error.offset, state, error.error)
+            else:  # any failure: the batch is retried, never skipped
+                self._retry_later(tp, state, batch, now, error)
+        if round_.ledger_error is None:
+            del self._unmarked[: round_.done_marks]
+
+    def _write_now(self, only: set[TP] | None = None) -> bool:
+        """One round, waited for; True when nothing is left to write (but stuck batches)."""
+        self._finish_round(wait=True)
+        self._start_round(time.monotonic(), seal_all=True, only=only)
+        self._finish_round(wait=True)
+        return not self._unmarked and not any(
+            state.buffer is not None and not state.stuck and state.buffer.next_batch() is not None
+            for tp, state in self._partitions.items()
+            if only is None or tp in only
+        )
+
+    def _stored(self, tp: TP, state: _Partition, batch: Batch) -> None:
+        assert state.buffer is not None
         state.buffer.stored(batch)
         state.intent = False
         self._unmarked.append(batch)
@@ -309,10 +367,8 @@ class Sink:
     def _drain(self) -> None:
         """On shutdown: write everything buffered, retrying until the shutdown timeout."""
         deadline = time.monotonic() + self.config.shutdown_timeout
-        while True:
+        while not self._write_now():
             now = time.monotonic()
-            if self._write_due(now, seal_all=True):
-                break
             if now >= deadline:
                 left = sum(
                     s.buffer.pending_rows for s in self._partitions.values() if s.buffer is not None
@@ -321,9 +377,10 @@ class Sink:
                     "shutdown timeout: rows not written will be read again at the next start",
                     extra={"rows": left},
                 )
-                break
-            wake = min((s.retry_at for s in self._partitions.values()), default=now)
-            time.sleep(min(max(0.0, wake - now), max(0.0, deadline - now)) or 0.05)
+                return
+            waiting = [s.retry_at for s in self._partitions.values() if s.retry_at > now]
+            if waiting:
+                time.sleep(min(*waiting, deadline) - now)
 
     def _commit(self, tp: TP, next_offset: int, *, asynchronous: bool) -> None:
         # The ledger, not the group's offset, decides what is stored: a lost commit only
@@ -395,13 +452,13 @@ class Sink:
         # One attempt to store what is buffered; whatever fails is read again by the next owner,
         # which rebuilds a pending batch with the same boundaries. (A pending batch still being
         # rebuilt is left to the next owner as it is.)
+        self._finish_round(wait=True)
         revoked = {(tp.topic, tp.partition) for tp in partitions}
-        now = time.monotonic()
         for tp in revoked & self._partitions.keys():
             self._partitions[tp].retry_at = 0.0
-        while not self._write_due(now, seal_all=True, only=revoked):
+        while not self._write_now(only=revoked):
             if any(
-                state.stuck or state.retry_at > now
+                state.stuck or state.retry_at > 0.0
                 for tp, state in self._partitions.items()
                 if tp in revoked
             ):
@@ -410,7 +467,8 @@ class Sink:
         log.info("partitions revoked", extra={"partitions": _names(partitions)})
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Another member may own them already: write nothing, commit nothing.
+        # Another member may own them already: write nothing more, commit nothing.
+        self._finish_round(wait=True)
         self._forget(partitions)
         log.warning("partitions lost", extra={"partitions": _names(partitions)})
 
