@@ -105,7 +105,7 @@ class SinkConfig:
     topics: TopicNames
     clickhouse: ClickHouseTarget
     group_id: str = "tracecode-sink"
-    batch_max_rows: int = 5000
+    batch_max_rows: int = 10_000
     """A partition's batch is written once it holds this many records..."""
     batch_max_age: float = 1.0
     """...or once its first record has waited this many seconds."""
