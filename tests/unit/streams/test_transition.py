@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -170,7 +171,7 @@ def test_status_versions_increase_by_one_per_emitted_change(
     final, transitions = replay(data.draw(st.permutations(events)))
     changes = [t.status_change for t in transitions if t.status_change is not None]
     assert [change["version"] for change in changes] == list(range(1, len(changes) + 1))
-    for before, after in zip(changes, changes[1:], strict=False):
+    for before, after in itertools.pairwise(changes):
         assert (after["previous_status"], after["previous_sub_status"]) == (
             before["status"],
             before["sub_status"],
