@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from schemas.kafka import KafkaConnection
-
 from schemas.topics import TopicNames
 
 if TYPE_CHECKING:

@@ -109,7 +109,7 @@ def _dispatch(
     }
 
 
-def _scan(  # noqa: PLR0917 (a table of scans reads best positionally)
+def _scan(
     code: str, n: int, at: datetime, carrier: str, sub: str, status: str, city: str
 ) -> CarrierScan:
     return {

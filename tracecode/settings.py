@@ -259,7 +259,6 @@ class Settings(BaseSettings):
         except ValueError as error:
             raise ValueError(f"topic settings (TRACECODE_TOPICS_*): {error}") from error
 
-
     def clickhouse_target(self) -> ClickHouseTarget:
         """Where the sink writes and the queries read."""
         password = self.sink.password

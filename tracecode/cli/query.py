@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,14 +12,15 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from rich import box
 from rich.markup import escape
 from rich.table import Table
-from tracecode.cli._output import console
-from tracecode.errors import TracecodeError
-from tracecode.settings import Settings
 
-from schemas.codes import InvalidCodeError, parse_code
+from schemas.codes import parse_code
+from schemas.errors import InvalidCodeError
 from sinks.clickhouse import StoreBusyError
 from sinks.query import QueryClient, QueryError, SavedQuery, saved_queries
 from sinks.sql import ReadOnlyViolation
+from tracecode.cli._output import console
+from tracecode.errors import TracecodeError
+from tracecode.settings import Settings
 
 _RAW_FORMATS = {"csv": "CSVWithNames", "json": "JSONEachRow"}
 
@@ -149,7 +151,7 @@ def _canonical_codes(query_: SavedQuery, values: dict[str, str]) -> dict[str, st
         raise TracecodeError(f"--param code: {error}") from None
 
 
-def _print_table(columns: tuple[str, ...] | list[str], rows: list[Any]) -> None:
+def _print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     if not rows:
         console.print("[dim](no rows)[/]")
         return

@@ -7,13 +7,13 @@ from types import FrameType
 
 import click
 from confluent_kafka import KafkaException
-from tracecode.cli._output import console
-from tracecode.errors import TracecodeError
-from tracecode.settings import Settings
 
 from sinks.clickhouse import StoreBusyError, connect, ensure_database
 from sinks.migrations import SchemaError, migrate
 from sinks.service import Sink
+from tracecode.cli._output import console
+from tracecode.errors import TracecodeError
+from tracecode.settings import Settings
 
 _BUSY_HINT = "stop the process that holds it, or query the running sink (`tracecode query`)"
 

@@ -38,7 +38,8 @@ def snapshot(client: QueryClient) -> dict[str, object]:
         "alerts": "SELECT count(), uniqExact(alert_id) FROM alerts",
         "dispatches": "SELECT count() FROM dispatches",
         "latency": "SELECT count(), sum(latency_hours) FROM dispatch_latency FINAL",
-        "transit": "SELECT uniqExactMerge(shipments), avgMerge(avg_transit_hours) FROM transit_daily",
+        "transit": "SELECT uniqExactMerge(shipments), avgMerge(avg_transit_hours) "
+        "FROM transit_daily",
         "alerts_daily": "SELECT uniqExactMerge(alerts), uniqExactMerge(codes) FROM alerts_daily",
     }
     found: dict[str, object] = {name: client.query(sql).result_rows for name, sql in one.items()}
