@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from producers.config import Compression, ProducerConfig
 from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
 from schemas.topics import TopicNames
 from sinks.config import ClickHouseTarget, RetryPolicy, SinkConfig
@@ -168,6 +169,32 @@ class SinkSettings(BaseSettings):
     )
 
 
+class ProducerSettings(BaseSettings):
+    """How events are published (``tracecode simulate``, ``tracecode ingest``)."""
+
+    model_config = _section_config("PRODUCER")
+
+    compression: Compression = Field(
+        "zstd", description="Batch compression: none, gzip, snappy, lz4 or zstd."
+    )
+    linger_ms: float = Field(
+        20.0, ge=0, description="Milliseconds a batch may wait for more events before it is sent."
+    )
+    batch_size: int = Field(1_000_000, ge=1, description="Largest batch per partition, in bytes.")
+    queue_max_messages: int = Field(
+        200_000, ge=1, description="Events queued locally before sending waits for deliveries."
+    )
+    delivery_timeout_ms: int = Field(
+        120_000,
+        ge=1,
+        description="Milliseconds an event may take to be acknowledged (retries included) "
+        "before it is reported as not delivered.",
+    )
+    validate_records: bool = Field(
+        True, description="Check every record against the validation rules before sending it."
+    )
+
+
 class Settings(BaseSettings):
     """All tracecode settings."""
 
@@ -192,6 +219,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
+    producer: ProducerSettings = Field(default_factory=ProducerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
 
     @field_validator("data_dir", "cache_dir")
@@ -209,6 +237,7 @@ class Settings(BaseSettings):
         # Build each component config once so a bad combination fails at load time.
         self.kafka_connection()
         self.topics_config()
+        self.producer_config()
         self.sink_config()
         return self
 
@@ -240,6 +269,23 @@ class Settings(BaseSettings):
             start_timeout=self.broker.start_timeout,
             stop_timeout=self.broker.stop_timeout,
         )
+
+    def producer_config(self, client_id: str = "tracecode-producer") -> ProducerConfig:
+        """The producer's config (``client_id`` names the publishing command in broker logs)."""
+        try:
+            return ProducerConfig(
+                connection=self.kafka_connection(),
+                topics=self.topic_names(),
+                client_id=client_id,
+                compression=self.producer.compression,
+                linger_ms=self.producer.linger_ms,
+                batch_size=self.producer.batch_size,
+                queue_max_messages=self.producer.queue_max_messages,
+                delivery_timeout_ms=self.producer.delivery_timeout_ms,
+                validate=self.producer.validate_records,
+            )
+        except ValueError as error:
+            raise ValueError(f"producer settings (TRACECODE_PRODUCER_*): {error}") from error
 
     def topic_names(self) -> TopicNames:
         """The topic names, with the configured prefix."""
