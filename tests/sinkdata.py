@@ -1,19 +1,25 @@
-"""Realistic worker output for the sink's tests: hand-built shipments run through the join.
+"""Realistic worker output for the sink's tests: input events run through the join.
 
-Input events of known shipments (delivered ones on several lanes, a clone, a stalled parcel,
-an unknown code, a dispatch nobody picks up) are applied in event-time order with
-``streams.transition.apply``, and ``tick`` runs whenever the stream time passes a code's due
-time: the outputs are exactly the records the streams worker publishes. The figures the
-saved queries should find are known from the scenario itself.
+Two sources of input events: :func:`build` hand-builds known shipments (delivered ones on
+several lanes, a clone, a stalled parcel, an unknown code, a dispatch nobody picks up), so the
+figures the saved queries should find are known; :func:`simulated` takes the producers'
+simulator with all its hard cases (late dispatches, duplicates, out-of-order scans, clones).
+Events are applied with ``streams.transition.apply`` and ``tick`` runs whenever a partition's
+stream time passes a code's due time, as the worker does: the outputs are exactly the records
+the streams worker publishes.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiokafka.partitioner import murmur2
+
+from producers.simulator import ShipmentTruth, SimulationConfig, simulate
 from schemas.codec import RecordType, codec_for
 from schemas.records import (
     CarrierScan,
@@ -28,6 +34,7 @@ from sinks.batching import Row
 from streams.transition import InputEvent, Rules, apply, next_due, tick
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
 RULES = Rules()
 
 CITIES: dict[str, tuple[str, float, float]] = {
@@ -69,6 +76,8 @@ class Scenario:
     stalled: str = ""
     unknown: str = ""
     undispatched: str = ""
+    truth: dict[str, ShipmentTruth] = field(default_factory=dict)
+    """The simulator's ground truth per code (simulated scenarios only)."""
 
 
 def _location(city: str) -> Location:
@@ -215,36 +224,57 @@ def build(delivered: int = 30) -> Scenario:
     return scenario
 
 
-def _run(scenario: Scenario) -> None:
+def simulated(shipments: int = 300, seed: int = 5, partitions: int = 3) -> Scenario:
+    """The producers' simulator (all hard cases), run through the join in arrival order."""
+    simulation = simulate(SimulationConfig(shipments=shipments, until=UNTIL, seed=seed))
+    scenario = Scenario(events=[event.record for event in simulation.events()])
+    scenario.truth = dict(simulation.truth)
+    _run(scenario, partitions, in_arrival_order=True)
+    return scenario
+
+
+def partition_of(code: str, partitions: int) -> int:
+    """The partition of a key under the producers' murmur2 partitioner."""
+    return (murmur2(code.encode()) & 0x7FFFFFFF) % partitions
+
+
+def _event_time(event: InputEvent) -> datetime:
+    return event["dispatch_time"] if "dispatch_time" in event else event["event_time"]  # type: ignore[typeddict-item]
+
+
+def _run(scenario: Scenario, partitions: int = 3, *, in_arrival_order: bool = False) -> None:
+    """Apply the events as the worker does: ticks at each partition's stream time."""
     states = scenario.states
-    due: dict[str, datetime] = {}
-    stream_time: datetime | None = None
-    clock = datetime(2026, 12, 1, tzinfo=UTC)
-    ordered = sorted(
-        scenario.events,
-        key=lambda e: (
-            e["dispatch_time"] if "dispatch_time" in e else e["event_time"],
-            e["event_id"],
-        ),  # type: ignore[typeddict-item]
-    )
-    for event in ordered:
+    due: dict[int, list[tuple[datetime, str]]] = {}
+    stream_time: dict[int, datetime] = {}
+    clock = datetime(2027, 1, 1, tzinfo=UTC)
+    events = scenario.events
+    if not in_arrival_order:
+        events = sorted(events, key=lambda e: (_event_time(e), e["event_id"]))
+
+    def schedule(code: str, partition: int) -> None:
+        moment = next_due(states[code], RULES)
+        if moment is not None:
+            heapq.heappush(due.setdefault(partition, []), (moment, code))
+
+    for event in events:
         clock += timedelta(milliseconds=10)
-        result = apply(states.get(event["code"]), event, RULES, clock)
+        code = event["code"]
+        partition = partition_of(code, partitions)
+        result = apply(states.get(code), event, RULES, clock)
         _collect(scenario, result.state, result.history, result.status_change, result.alerts)
-        when = next_due(result.state, RULES)
-        if when is not None:
-            due[event["code"]] = when
-        event_time = event["dispatch_time"] if "dispatch_time" in event else event["event_time"]  # type: ignore[typeddict-item]
-        stream_time = event_time if stream_time is None else max(stream_time, event_time)
-        for code in sorted(c for c, t in due.items() if t <= stream_time):
+        now = max(_event_time(event), stream_time.get(partition, _event_time(event)))
+        stream_time[partition] = now
+        schedule(code, partition)
+        queue = due.get(partition, [])
+        while queue and queue[0][0] <= now:
+            moment, ticked_code = heapq.heappop(queue)
+            if next_due(states[ticked_code], RULES) != moment:
+                continue  # rescheduled since
             clock += timedelta(milliseconds=10)
-            ticked = tick(states[code], stream_time, RULES, clock)
+            ticked = tick(states[ticked_code], now, RULES, clock)
             _collect(scenario, ticked.state, None, ticked.status_change, ticked.alerts)
-            when = next_due(ticked.state, RULES)
-            if when is None or when <= stream_time:
-                due.pop(code)
-            else:
-                due[code] = when
+            schedule(ticked_code, partition)
 
 
 def _collect(

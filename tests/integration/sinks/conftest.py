@@ -53,16 +53,27 @@ class Sunk:
     ends: Ends
 
 
-@pytest.fixture(scope="module")
-def sunk(kafka: KafkaConnection, settings: Settings, chdb_folder: Path) -> Sunk:
-    scenario = sinkdata.build(delivered=40)
+def sink_scenario(
+    kafka: KafkaConnection, settings: Settings, folder: Path, scenario: Scenario
+) -> Sunk:
+    """Publish ``scenario`` to fresh topics and run a sink until it stored every record."""
     topics = TopicNames().with_prefix(unique("test-sink") + ".")
     create_topics(kafka, settings, topics, PARTITIONS)
     ends = publish(kafka, scenario_items(scenario, topics))
-    target = ClickHouseTarget(
-        dsn=f"chdb://{chdb_folder}", database=unique("sunk").replace("-", "_")
-    )
+    target = ClickHouseTarget(dsn=f"chdb://{folder}", database=unique("sunk").replace("-", "_"))
     group = unique("sink")
     with running(Sink(sink_config(kafka, topics, target, group))) as sink:
         sink.wait_stored(ends)
     return Sunk(scenario, topics, target, group, ends)
+
+
+@pytest.fixture(scope="module")
+def sunk(kafka: KafkaConnection, settings: Settings, chdb_folder: Path) -> Sunk:
+    """The hand-built shipments, stored: their figures are known."""
+    return sink_scenario(kafka, settings, chdb_folder, sinkdata.build(delivered=40))
+
+
+@pytest.fixture(scope="module")
+def sunk_simulation(kafka: KafkaConnection, settings: Settings, chdb_folder: Path) -> Sunk:
+    """The simulator's shipments with every hard case, stored."""
+    return sink_scenario(kafka, settings, chdb_folder, sinkdata.simulated(shipments=300))
