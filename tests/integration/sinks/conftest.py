@@ -54,7 +54,7 @@ class Sunk:
 
 
 def sink_scenario(
-    kafka: KafkaConnection, settings: Settings, folder: Path, scenario: Scenario
+    kafka: KafkaConnection, settings: Settings, folder: Path, scenario: Scenario, batch: int
 ) -> Sunk:
     """Publish ``scenario`` to fresh topics and run a sink until it stored every record."""
     topics = TopicNames().with_prefix(unique("test-sink") + ".")
@@ -62,7 +62,7 @@ def sink_scenario(
     ends = publish(kafka, scenario_items(scenario, topics))
     target = ClickHouseTarget(dsn=f"chdb://{folder}", database=unique("sunk").replace("-", "_"))
     group = unique("sink")
-    with running(Sink(sink_config(kafka, topics, target, group))) as sink:
+    with running(Sink(sink_config(kafka, topics, target, group, batch_max_rows=batch))) as sink:
         sink.wait_stored(ends)
     return Sunk(scenario, topics, target, group, ends)
 
@@ -70,10 +70,12 @@ def sink_scenario(
 @pytest.fixture(scope="module")
 def sunk(kafka: KafkaConnection, settings: Settings, chdb_folder: Path) -> Sunk:
     """The hand-built shipments, stored: their figures are known."""
-    return sink_scenario(kafka, settings, chdb_folder, sinkdata.build(delivered=40))
+    return sink_scenario(kafka, settings, chdb_folder, sinkdata.build(delivered=40), batch=25)
 
 
 @pytest.fixture(scope="module")
 def sunk_simulation(kafka: KafkaConnection, settings: Settings, chdb_folder: Path) -> Sunk:
     """The simulator's shipments with every hard case, stored."""
-    return sink_scenario(kafka, settings, chdb_folder, sinkdata.simulated(shipments=300))
+    # Several batches per partition, each of a few hundred records.
+    scenario = sinkdata.simulated(shipments=300)
+    return sink_scenario(kafka, settings, chdb_folder, scenario, batch=250)

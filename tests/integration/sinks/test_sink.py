@@ -214,7 +214,11 @@ def test_failing_inserts_lose_and_duplicate_nothing(
         if point is FaultPoint.AFTER_INSERT and calls[point] % 3 == 0 and calls[point] <= 15:
             raise TimeoutError("acknowledgement lost (injected)")
 
-    sink = Sink(sink_config(kafka, topics, clickhouse_target, unique("sink"), fault_hook=flaky))
+    sink = Sink(
+        sink_config(
+            kafka, topics, clickhouse_target, unique("sink"), batch_max_rows=100, fault_hook=flaky
+        )
+    )
     with running(sink) as thread:
         thread.wait_stored(ends)
     retries = sum(
