@@ -68,7 +68,9 @@ class ClickHouseTarget:
     def chdb_path(self) -> Path | None:
         """The chDB data folder of an embedded target."""
         parts = urlsplit(self.dsn)
-        if parts.scheme != "chdb" or not parts.path.startswith("/"):
+        # chdb://host/db would be read by clickhouse-connect as an in-memory engine: only the
+        # chdb:///absolute/folder form names a folder.
+        if parts.scheme != "chdb" or parts.netloc or not parts.path.startswith("/"):
             return None
         return Path(parts.path)
 

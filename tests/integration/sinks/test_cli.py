@@ -148,3 +148,20 @@ def test_sink_command_runs_serves_queries_and_stops_on_sigterm(
 def _connect(target: ClickHouseTarget, port: int) -> QueryClient | None:
     # Only through the endpoint: opening the folder here would take it from the sink.
     return QueryClient.open(target, port) if endpoint_answers(port) else None
+
+
+def test_sink_migrate_applies_once_and_follows_the_retention(chdb_folder: Path) -> None:
+    env = {
+        "TRACECODE_SINK_DSN": f"chdb://{chdb_folder}",
+        "TRACECODE_SINK_DATABASE": unique("migrate").replace("-", "_"),
+    }
+    first = CliRunner().invoke(main, ["sink", "migrate"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "applied 0001_sink_batches" in first.output
+    assert first.output.rstrip().endswith("schema version 6")
+    again = CliRunner().invoke(main, ["sink", "migrate"], env=env)
+    assert "applied" not in again.output and "retention" not in again.output
+    ttl = CliRunner().invoke(
+        main, ["sink", "migrate"], env={**env, "TRACECODE_SINK_TTL_DAYS": "90"}
+    )
+    assert "retention of events, dispatches and alerts: 90 days" in ttl.output
