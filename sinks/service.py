@@ -12,7 +12,6 @@ import contextlib
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +19,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from schemas.codec import codec_for
 from schemas.errors import CodecError
-from sinks.batching import Admission, Batch, BatchStatus, PartitionBuffer
+from sinks.batching import Admission, Batch, PartitionBuffer
 from sinks.clickhouse import connect, ensure_database
 from sinks.config import SinkConfig
 from sinks.endpoint import QueryEndpoint
 from sinks.metrics import SinkMetrics
 from sinks.migrations import migrate, verify
+from sinks.rounds import RoundWriter
 from sinks.state import BatchLedger
 from sinks.tables import Table, tables
 from sinks.writer import BatchWriter, UndecodableRecordError, known_headers
@@ -57,19 +57,9 @@ class _Partition:
     """The intent of the partition's next batch is recorded in the ledger."""
     end: int = -1
     """End offset of the partition when the consumer last reached it."""
-
-
-@dataclass(slots=True)
-class _Round:
-    """Batches written together: one ledger insert, then one insert per batch."""
-
-    batches: list[tuple[TP, Batch]]
-    marks: list[tuple[Batch, BatchStatus]]
-    done_marks: int
-    """How many of the oldest unmarked batches ``marks`` marks done."""
-    ledger_error: Exception | None = None
-    errors: dict[TP, Exception] = field(default_factory=dict)
-    """Partitions whose batch failed; the others are stored."""
+    early: list[Message] = field(default_factory=list)
+    """Records delivered before the ledger state was loaded (before the pause took effect):
+    taken once it is."""
 
 
 class Sink:
@@ -84,14 +74,9 @@ class Sink:
         self._positions: dict[TP, int] = {}
         self._positions_lock = threading.Lock()
         self._consumer: Consumer | None = None
-        self._writer: BatchWriter | None = None
         self._ledger: BatchLedger | None = None
+        self._rounds: RoundWriter | None = None
         self._next_lag_update = 0.0
-        self._unmarked: list[Batch] = []
-        """Batches stored whose done mark is not recorded yet."""
-        # One writer thread: ClickHouse inserts (which release the GIL) overlap polling.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-writer")
-        self._inflight: Future[_Round] | None = None
         self.running = threading.Event()
         """Set once the schema is migrated and the consumer subscribed."""
         self.query_port: int | None = None
@@ -121,7 +106,8 @@ class Sink:
                 version = verify(client)
             log.info("schema ready", extra={"target": target.describe(), "schema_version": version})
             self._ledger = BatchLedger(client)
-            self._writer = BatchWriter(client, self.metrics, self.config.fault_hook)
+            writer = BatchWriter(client, self.metrics, self.config.fault_hook)
+            self._rounds = RoundWriter(self._ledger, writer, self._tables)
             if self.config.metrics_port is not None:
                 metrics_server = self.metrics.serve(self.config.metrics_port)
                 servers.append(metrics_server)
@@ -133,7 +119,8 @@ class Sink:
                 self.query_port = endpoint.port
             self._consume()
         finally:
-            self._executor.shutdown(wait=True)
+            if self._rounds is not None:
+                self._rounds.close()
             for server in servers:
                 server.shutdown()
                 server.server_close()
@@ -167,16 +154,18 @@ class Sink:
             extra={"topics": ",".join(self._tables), "group": self.config.group_id},
         )
         self.running.set()
+        rounds = self._rounds
+        assert rounds is not None
         try:
             while not self._stop.is_set():
                 # While a round is written, poll briefly so its outcome is taken up soon.
-                timeout = self.config.poll_timeout if self._inflight is None else 0.01
+                timeout = 0.01 if rounds.busy else self.config.poll_timeout
                 messages = consumer.consume(_CONSUME_BATCH, timeout)
                 now = time.monotonic()
                 for message in messages:
                     self._take(message, now)
                 self._finish_round(wait=False)
-                if self._inflight is None:
+                if not rounds.busy:
                     self._load_states(now)
                     self._start_round(now)
                 self._update_gauges(now)
@@ -198,8 +187,10 @@ class Sink:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         assert topic is not None and partition is not None and offset is not None
         state = self._partitions.get((topic, partition))
-        if state is None or state.buffer is None:
-            # Fetched before a revocation, or before the partition's state was loaded.
+        if state is None:
+            return  # fetched before a revocation: not ours any more
+        if state.buffer is None:
+            state.early.append(message)
             return
         if failure is not None:  # the end of the partition
             state.end = offset
@@ -249,13 +240,8 @@ class Sink:
     def _start_round(
         self, now: float, *, seal_all: bool = False, only: set[TP] | None = None
     ) -> None:
-        """Start writing the batches that are ready, if any.
-
-        A round is one ledger insert -- the intents of the batches about to be written and the
-        done marks of those written before (a done mark only spares a restart one
-        deduplicated retry, so it can wait for the next round) -- then one insert per batch.
-        It runs in the writer thread while this one keeps polling.
-        """
+        """Start a round with the next batch of every partition that has one ready."""
+        assert self._rounds is not None
         ready: list[tuple[TP, Batch]] = []
         for tp, state in self._partitions.items():
             buffer = state.buffer
@@ -266,38 +252,17 @@ class Sink:
             batch = buffer.next_batch()
             if batch is not None and not state.stuck and now >= state.retry_at:
                 ready.append((tp, batch))
-        marks = [
-            (batch, BatchStatus.PENDING)
-            for tp, batch in ready
-            if not (self._partitions[tp].intent or batch.recovered)
+        intents = [
+            batch for tp, batch in ready if not (self._partitions[tp].intent or batch.recovered)
         ]
-        marks += [(batch, BatchStatus.DONE) for batch in self._unmarked]
-        if marks or ready:
-            self._inflight = self._executor.submit(
-                self._execute, _Round(ready, marks, len(self._unmarked))
-            )
-
-    def _execute(self, round_: _Round) -> _Round:
-        """Write a round (in the writer thread: ClickHouse only, no Kafka, no shared state)."""
-        assert self._writer is not None and self._ledger is not None
-        try:
-            if round_.marks:
-                self._ledger.record(round_.marks)
-        except Exception as error:  # nothing is inserted without its intent
-            round_.ledger_error = error
-            return round_
-        for tp, batch in round_.batches:
-            try:
-                self._writer.write(batch, self._tables[tp[0]])
-            except Exception as error:  # handled by _finish_round, in the polling thread
-                round_.errors[tp] = error
-        return round_
+        self._rounds.start(ready, intents)
 
     def _finish_round(self, *, wait: bool) -> None:
         """Take up the outcome of the round in flight, if it is over (or ``wait``)."""
-        if self._inflight is None or not (wait or self._inflight.done()):
+        assert self._rounds is not None
+        round_ = self._rounds.finish(wait=wait)
+        if round_ is None:
             return
-        round_, self._inflight = self._inflight.result(), None
         now = time.monotonic()
         for tp, batch in round_.batches:
             state = self._partitions.get(tp)
@@ -314,15 +279,14 @@ class Sink:
                 self._halt(tp[0], tp[1], error.offset, state, error.error)
             else:  # any failure: the batch is retried, never skipped
                 self._retry_later(tp, state, batch, now, error)
-        if round_.ledger_error is None:
-            del self._unmarked[: round_.done_marks]
 
     def _write_now(self, only: set[TP] | None = None) -> bool:
         """One round, waited for; True when nothing is left to write (but stuck batches)."""
+        assert self._rounds is not None
         self._finish_round(wait=True)
         self._start_round(time.monotonic(), seal_all=True, only=only)
         self._finish_round(wait=True)
-        return not self._unmarked and not any(
+        return not self._rounds.marks_pending and not any(
             state.buffer is not None and not state.stuck and state.buffer.next_batch() is not None
             for tp, state in self._partitions.items()
             if only is None or tp in only
@@ -330,9 +294,10 @@ class Sink:
 
     def _stored(self, tp: TP, state: _Partition, batch: Batch) -> None:
         assert state.buffer is not None
+        assert self._rounds is not None
         state.buffer.stored(batch)
         state.intent = False
-        self._unmarked.append(batch)
+        self._rounds.stored(batch)
         self._settle(tp, state)
         self._commit(tp, batch.next_offset, asynchronous=True)
         if state.attempts:
@@ -438,6 +403,9 @@ class Sink:
             part.attempts = 0
             part.retry_at = 0.0
             self._set_position(tp, part.buffer.next_offset)
+            early, part.early = part.early, []
+            for message in early:
+                self._take(message, now)
             if known is not None and known.pending is not None:
                 log.info(
                     "rebuilding a batch whose write was not confirmed",
@@ -520,9 +488,9 @@ class Sink:
             _low, high = self._consumer.get_watermark_offsets(
                 TopicPartition(topic, partition), cached=True
             )
+            settled = self._positions.get((topic, partition), state.buffer.next_offset)
             if high >= 0:
-                lag = max(0, high - state.buffer.next_offset)
-                self.metrics.lag.labels(topic, str(partition)).set(lag)
+                self.metrics.lag.labels(topic, str(partition)).set(max(0, high - settled))
         for table, rows in pending.items():
             self.metrics.pending_rows.labels(table).set(rows)
         self.metrics.paused.set(paused)

@@ -10,11 +10,11 @@ from schemas.codec import RecordType
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
 from sinks.batching import Batch
-from sinks.config import ClickHouseTarget, FaultPoint
+from sinks.config import ClickHouseTarget, FaultPoint, SinkConfig
 from sinks.query import QueryClient, saved_queries
 from sinks.service import Sink
 from tests import sinkdata
-from tests.helpers import unique
+from tests.helpers import unique, wait_for
 from tests.integration.sinks.conftest import PARTITIONS, Sunk, sink_config
 from tests.integration.sinks.helpers import (
     create_topics,
@@ -304,3 +304,38 @@ def test_shutdown_writes_what_is_buffered(
             (len(scenario.history),)
         ]
         assert client.query("SELECT count() FROM alerts").result_rows == [(len(scenario.alerts),)]
+
+
+def test_partitions_moving_between_sinks_lose_and_duplicate_nothing(
+    kafka: KafkaConnection, settings: Settings, clickhouse_target: ClickHouseTarget
+) -> None:
+    scenario = sinkdata.simulated(shipments=120, seed=13)
+    topics = TopicNames().with_prefix(unique("test-sink-rebalance") + ".")
+    create_topics(kafka, settings, topics, PARTITIONS)
+    items = scenario_items(scenario, topics)
+    half = len(items) // 2
+    first = publish(kafka, items[:half])
+    group = unique("sink")
+
+    def config() -> SinkConfig:
+        return sink_config(kafka, topics, clickhouse_target, group, batch_max_rows=40)
+
+    with running(Sink(config())) as one:
+        one.wait_stored(first)
+        # A second member joins: the partitions are revoked, shared out, and read on.
+        with running(Sink(config())) as two:
+            wait_for(lambda: True if two.sink.positions() else None, 60, "the rebalance")
+            ends = publish(kafka, items[half:])
+
+            def stored() -> bool | None:
+                one.check()
+                two.check()
+                seen = {**one.sink.positions(), **two.sink.positions()}
+                return all(seen.get(tp, -1) >= end for tp, end in ends.items()) or None
+
+            wait_for(stored, 90, "both sinks to store everything")
+    with QueryClient.open(clickhouse_target) as client:
+        found = snapshot(client)
+    assert found["events"] == [(len(scenario.history), len(scenario.history))]
+    assert found["alerts"] == [(len(scenario.alerts), len(scenario.alerts))]
+    assert found["state_rows"] == expected_state(scenario)
