@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 class FaultPoint(StrEnum):
     """Where in a batch's write the :attr:`SinkConfig.fault_hook` is called."""
 
+    BEFORE_LEDGER = "before_ledger"
+    """Before a round's intents and done marks are recorded (with the round's first batch)."""
     BEFORE_INSERT = "before_insert"
     """After the batch intent is recorded, before the rows are sent."""
     AFTER_INSERT = "after_insert"

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sinks.batching import Batch, BatchStatus
+from sinks.config import FaultHook, FaultPoint
 from sinks.state import BatchLedger, TopicPartition
 from sinks.tables import Table
 from sinks.writer import BatchWriter
@@ -36,9 +37,14 @@ class RoundWriter:
     """Starts rounds and hands back their outcome; the caller owns the partitions."""
 
     def __init__(
-        self, ledger: BatchLedger, writer: BatchWriter, tables: Mapping[str, Table]
+        self,
+        ledger: BatchLedger,
+        writer: BatchWriter,
+        tables: Mapping[str, Table],
+        fault_hook: FaultHook | None = None,
     ) -> None:
         self._ledger = ledger
+        self._fault_hook = fault_hook
         self._writer = writer
         self._tables = tables
         self._unmarked: list[Batch] = []
@@ -88,6 +94,8 @@ class RoundWriter:
         # In the writer thread: ClickHouse only, nothing the polling thread touches.
         try:
             if round_.marks:
+                if self._fault_hook is not None:
+                    self._fault_hook(FaultPoint.BEFORE_LEDGER, round_.marks[0][0])
                 self._ledger.record(round_.marks)
         except Exception as error:  # nothing is inserted without its intent
             round_.ledger_error = error

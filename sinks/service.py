@@ -76,6 +76,8 @@ class Sink:
         self._consumer: Consumer | None = None
         self._ledger: BatchLedger | None = None
         self._rounds: RoundWriter | None = None
+        self._mark_failures = 0
+        self._marks_retry_at = 0.0
         self._next_lag_update = 0.0
         self.running = threading.Event()
         """Set once the schema is migrated and the consumer subscribed."""
@@ -107,7 +109,7 @@ class Sink:
             log.info("schema ready", extra={"target": target.describe(), "schema_version": version})
             self._ledger = BatchLedger(client)
             writer = BatchWriter(client, self.metrics, self.config.fault_hook)
-            self._rounds = RoundWriter(self._ledger, writer, self._tables)
+            self._rounds = RoundWriter(self._ledger, writer, self._tables, self.config.fault_hook)
             if self.config.metrics_port is not None:
                 metrics_server = self.metrics.serve(self.config.metrics_port)
                 servers.append(metrics_server)
@@ -252,17 +254,20 @@ class Sink:
             batch = buffer.next_batch()
             if batch is not None and not state.stuck and now >= state.retry_at:
                 ready.append((tp, batch))
+        if not ready and now < self._marks_retry_at:
+            return  # only done marks to record, and the ledger failed a moment ago
         intents = [
             batch for tp, batch in ready if not (self._partitions[tp].intent or batch.recovered)
         ]
         self._rounds.start(ready, intents)
 
-    def _finish_round(self, *, wait: bool) -> None:
-        """Take up the outcome of the round in flight, if it is over (or ``wait``)."""
+    def _finish_round(self, *, wait: bool) -> bool:
+        """Take up the outcome of the round in flight, if it is over (or ``wait``); False when
+        a write of it failed."""
         assert self._rounds is not None
         round_ = self._rounds.finish(wait=wait)
         if round_ is None:
-            return
+            return True
         now = time.monotonic()
         for tp, batch in round_.batches:
             state = self._partitions.get(tp)
@@ -279,18 +284,26 @@ class Sink:
                 self._halt(tp[0], tp[1], error.offset, state, error.error)
             else:  # any failure: the batch is retried, never skipped
                 self._retry_later(tp, state, batch, now, error)
+        if round_.ledger_error is None:
+            self._mark_failures, self._marks_retry_at = 0, 0.0
+        else:
+            self._mark_failures += 1
+            self._marks_retry_at = now + self.config.retry.delay(self._mark_failures)
+            log.warning("cannot write the batch ledger", extra={"error": str(round_.ledger_error)})
+        return round_.ledger_error is None and not round_.errors
 
-    def _write_now(self, only: set[TP] | None = None) -> bool:
-        """One round, waited for; True when nothing is left to write (but stuck batches)."""
+    def _write_now(self, only: set[TP] | None = None) -> tuple[bool, bool]:
+        """One round, waited for: (nothing left to write but stuck batches, round went well)."""
         assert self._rounds is not None
         self._finish_round(wait=True)
         self._start_round(time.monotonic(), seal_all=True, only=only)
-        self._finish_round(wait=True)
-        return not self._rounds.marks_pending and not any(
+        went_well = self._finish_round(wait=True)
+        done = not self._rounds.marks_pending and not any(
             state.buffer is not None and not state.stuck and state.buffer.next_batch() is not None
             for tp, state in self._partitions.items()
             if only is None or tp in only
         )
+        return done, went_well
 
     def _stored(self, tp: TP, state: _Partition, batch: Batch) -> None:
         assert state.buffer is not None
@@ -332,7 +345,12 @@ class Sink:
     def _drain(self) -> None:
         """On shutdown: write everything buffered, retrying until the shutdown timeout."""
         deadline = time.monotonic() + self.config.shutdown_timeout
-        while not self._write_now():
+        failures = 0
+        while True:
+            done, went_well = self._write_now()
+            if done:
+                return
+            failures = 0 if went_well else failures + 1
             now = time.monotonic()
             if now >= deadline:
                 left = sum(
@@ -343,9 +361,11 @@ class Sink:
                     extra={"rows": left},
                 )
                 return
-            waiting = [s.retry_at for s in self._partitions.values() if s.retry_at > now]
-            if waiting:
-                time.sleep(min(*waiting, deadline) - now)
+            wake = min(
+                (s.retry_at for s in self._partitions.values() if s.retry_at > now),
+                default=now + (self.config.retry.delay(failures) if failures else 0.0),
+            )
+            time.sleep(max(0.0, min(wake, deadline) - now))
 
     def _commit(self, tp: TP, next_offset: int, *, asynchronous: bool) -> None:
         # The ledger, not the group's offset, decides what is stored: a lost commit only
@@ -424,12 +444,9 @@ class Sink:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         for tp in revoked & self._partitions.keys():
             self._partitions[tp].retry_at = 0.0
-        while not self._write_now(only=revoked):
-            if any(
-                state.stuck or state.retry_at > 0.0
-                for tp, state in self._partitions.items()
-                if tp in revoked
-            ):
+        while True:
+            done, went_well = self._write_now(only=revoked)
+            if done or not went_well:
                 break
         self._forget(partitions)
         log.info("partitions revoked", extra={"partitions": _names(partitions)})

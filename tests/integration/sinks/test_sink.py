@@ -204,6 +204,7 @@ def test_failing_inserts_lose_and_duplicate_nothing(
     create_topics(kafka, settings, topics, PARTITIONS)
     ends = publish(kafka, scenario_items(scenario, topics))
     calls: Counter[FaultPoint] = Counter()
+    injected: Counter[FaultPoint] = Counter()
 
     def flaky(point: FaultPoint, _batch: Batch) -> None:
         calls[point] += 1
@@ -213,6 +214,9 @@ def test_failing_inserts_lose_and_duplicate_nothing(
             raise ConnectionError("ClickHouse unreachable (injected)")
         if point is FaultPoint.AFTER_INSERT and calls[point] % 3 == 0 and calls[point] <= 15:
             raise TimeoutError("acknowledgement lost (injected)")
+        if point is FaultPoint.BEFORE_LEDGER and calls[point] % 4 == 0 and calls[point] <= 20:
+            injected[point] += 1
+            raise ConnectionError("ledger unreachable (injected)")
 
     sink = Sink(
         sink_config(
@@ -226,6 +230,7 @@ def test_failing_inserts_lose_and_duplicate_nothing(
         for t in ("shipment_events", "shipment_state", "alerts")
     )
     assert retries >= 6 + 5
+    assert injected[FaultPoint.BEFORE_LEDGER] >= 2
     with QueryClient.open(clickhouse_target) as client:
         found = snapshot(client)
         assert found["events"] == [(len(scenario.history), len(scenario.history))]
