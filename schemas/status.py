@@ -139,6 +139,9 @@ TERMINAL: frozenset[SubStatus] = frozenset(
 RETURN_LEG: frozenset[SubStatus] = frozenset({SubStatus.RETURNING, SubStatus.REFUSED})
 """Once a parcel is on its way back, movement scans keep it there and delivery ends the return."""
 
+PRE_CARRIER: tuple[SubStatus, ...] = (SubStatus.DISPATCHED, SubStatus.LABEL_CREATED)
+"""Sub-statuses before the carrier has the parcel, in order: they never override a later stage."""
+
 MOVEMENT: frozenset[SubStatus] = frozenset(
     sub
     for sub, status in STATUS_OF.items()
@@ -152,6 +155,12 @@ MOVEMENT: frozenset[SubStatus] = frozenset(
 )
 """Sub-statuses that report the parcel moving towards a recipient."""
 
+_KEEP_ON_RETURN_LEG = MOVEMENT | {SubStatus.DELAYED, SubStatus.DAMAGED}
+# A delay or damage on the way back does not end the return: the next delivery scan must still
+# read as "returned to sender". Loss, destruction and cancellation do end it.
+
+_REVIVED_BY_UNKNOWN = frozenset({*PRE_CARRIER, SubStatus.NO_UPDATES})
+
 
 def is_terminal(sub_status: SubStatus) -> bool:
     """Whether no later scan can change a shipment in ``sub_status``."""
@@ -159,32 +168,37 @@ def is_terminal(sub_status: SubStatus) -> bool:
 
 
 def advance(current: SubStatus | None, reported: SubStatus) -> SubStatus:
-    """The shipment's sub-status after applying a scan that reports ``reported``.
+    """The shipment's sub-status after applying an event that reports ``reported``.
 
-    Scans must be applied in event-time order; ``current`` is ``None`` before the first scan.
+    Events must be applied in event-time order; ``current`` is ``None`` before the first one.
     The precedence rules:
 
     - a terminal sub-status never changes (delivered, returned to sender, destroyed, cancelled);
-    - ``LABEL_CREATED`` (data only) never overrides a scan of the physical parcel;
-    - ``UNKNOWN`` (an unmapped carrier code) keeps the current sub-status; as the first scan it
-      still proves the carrier has the parcel, so the shipment is ``IN_TRANSIT``;
-    - on the return leg (returning, refused) movement scans keep the parcel returning and a
-      delivery scan means it reached the sender (``RETURNED_TO_SENDER``);
-    - otherwise the latest scan wins, so parcels may go back (e.g. failed delivery → in transit).
+    - ``DISPATCHED`` (the seller's dispatch) and ``LABEL_CREATED`` (carrier data only) never
+      override a later stage, so a dispatch record stamped after the first scan changes nothing;
+    - ``UNKNOWN`` (an unmapped carrier code) keeps the current sub-status, except that it proves
+      the carrier has the parcel: before any physical scan, or after expiry, it means
+      ``IN_TRANSIT``;
+    - on the return leg (returning, refused) movement, delay and damage scans keep the parcel
+      returning, and a delivery scan means it reached the sender (``RETURNED_TO_SENDER``);
+    - otherwise the latest event wins, so parcels may go back (e.g. failed delivery -> in
+      transit) and an expired shipment revives with its next scan.
     """
     if current is not None and current in TERMINAL:
         return current
     if reported is SubStatus.UNKNOWN:
-        return SubStatus.IN_TRANSIT if current in (None, SubStatus.DISPATCHED) else current
-    if (
-        reported is SubStatus.LABEL_CREATED
-        and current is not None
-        and current not in (SubStatus.DISPATCHED, SubStatus.LABEL_CREATED)
-    ):
+        return (
+            SubStatus.IN_TRANSIT if current is None or current in _REVIVED_BY_UNKNOWN else current
+        )
+    if reported in PRE_CARRIER:
+        if current is None or (
+            current in PRE_CARRIER and PRE_CARRIER.index(current) <= PRE_CARRIER.index(reported)
+        ):
+            return reported
         return current
     if current in RETURN_LEG:
         if STATUS_OF[reported] is Status.DELIVERED:
             return SubStatus.RETURNED_TO_SENDER
-        if reported in MOVEMENT:
+        if reported in _KEEP_ON_RETURN_LEG:
             return current
     return reported

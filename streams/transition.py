@@ -126,7 +126,7 @@ def apply(
     """Fold one scan or dispatch into ``state`` (``None`` for a code never seen)."""
     if "dispatch_time" in event:
         return apply_dispatch(state, cast(SellerDispatch, event), rules, now)
-    return apply_scan(state, cast(CarrierScan, event), rules, now)
+    return apply_scan(state, event, rules, now)
 
 
 def apply_scan(
@@ -657,6 +657,7 @@ def _history(
         "event_status": None,
         "event_sub_status": None,
         "location": None,
+        "retracts_event_id": None,
         "shipment_status": state["status"],
         "shipment_sub_status": state["sub_status"],
         "status_version": state["status_version"],
@@ -665,9 +666,11 @@ def _history(
         "seller_verified": dispatch["seller_verified"] if dispatch else None,
         "sku": dispatch["product"]["sku"] if dispatch else None,
         "gtin": dispatch["product"]["gtin"] if dispatch else None,
+        "serial": dispatch["product"]["serial"] if dispatch else None,
         "origin": dispatch["origin"] if dispatch else None,
         "destination": dispatch["destination"] if dispatch else None,
         "dispatched_at": dispatch["dispatch_time"] if dispatch else None,
+        "promised_ship_by": dispatch["promised_ship_by"] if dispatch else None,
         "promised_delivery": dispatch["promised_delivery"] if dispatch else None,
         "first_scan_at": state["first_scan_at"],
     }
@@ -683,6 +686,7 @@ def _history(
         record["event_status"] = scan["status"]
         record["event_sub_status"] = scan["sub_status"]
         record["location"] = scan["location"]
+        record["retracts_event_id"] = scan["retracts_event_id"]
     return record
 
 
@@ -743,7 +747,7 @@ def _dispatch_key(dispatch: SellerDispatch) -> tuple[datetime, str]:
 def _event_time(event: InputEvent) -> datetime:
     if "dispatch_time" in event:
         return cast(SellerDispatch, event)["dispatch_time"]
-    return cast(CarrierScan, event)["event_time"]
+    return event["event_time"]
 
 
 def _latest_event_time(state: ShipmentState) -> datetime | None:
