@@ -485,59 +485,64 @@ def _due_alerts(state: ShipmentState, rules: Rules) -> Iterable[ShipmentAlert]:
     if status in STALLABLE and scans:
         last = scans[-1]
         yield _alert(
-            code,
-            f"{code}:STALLED:{last['event_id']}",
-            "STALLED",
-            "no_scan_for",
-            "WARNING",
-            last["event_time"] + rules.stall_after,
-            f"no scan for {_hours(rules.stall_after)} h since {_place(last['location'])}",
-            [_scan_evidence(last)],
-            {"hours_without_scan": rules.stall_after.total_seconds() / 3600},
+            code=code,
+            alert_id=f"{code}:STALLED:{last['event_id']}",
+            kind="STALLED",
+            rule="no_scan_for",
+            severity="WARNING",
+            detected_at=last["event_time"] + rules.stall_after,
+            message=f"no scan for {_hours(rules.stall_after)} h since {_place(last['location'])}",
+            evidence=[_scan_evidence(last)],
+            metrics={"hours_without_scan": rules.stall_after.total_seconds() / 3600},
         )
 
     if dispatch is not None and not physical and state["evicted"] is None:
         promised = dispatch["promised_ship_by"]
         due = promised if promised is not None else dispatch["dispatch_time"] + rules.dispatch_sla
         yield _alert(
-            code,
-            f"{code}:DISPATCH_SLA_BREACH",
-            "DISPATCH_SLA_BREACH",
-            "promised_ship_by" if promised is not None else "no_first_scan",
-            "WARNING",
-            due,
-            f"dispatched by seller {dispatch['seller_id']}, no carrier scan by {due:%Y-%m-%d %H:%M} UTC",
-            [_dispatch_evidence(dispatch)],
-            {"hours_after_dispatch": (due - dispatch["dispatch_time"]).total_seconds() / 3600},
+            code=code,
+            alert_id=f"{code}:DISPATCH_SLA_BREACH",
+            kind="DISPATCH_SLA_BREACH",
+            rule="promised_ship_by" if promised is not None else "no_first_scan",
+            severity="WARNING",
+            detected_at=due,
+            message=(
+                f"dispatched by seller {dispatch['seller_id']}, "
+                f"no carrier scan by {due:%Y-%m-%d %H:%M} UTC"
+            ),
+            evidence=[_dispatch_evidence(dispatch)],
+            metrics={
+                "hours_after_dispatch": (due - dispatch["dispatch_time"]).total_seconds() / 3600
+            },
         )
 
     first = state["first_scan_at"]
     if dispatch is None and first is not None:
         evidence = [_scan_evidence(scan) for scan in scans[:1]]
         yield _alert(
-            code,
-            f"{code}:UNKNOWN_CODE",
-            "UNKNOWN_CODE",
-            "no_dispatch",
-            "CRITICAL",
-            first + rules.unknown_code_grace,
-            f"scanned since {first:%Y-%m-%d %H:%M} UTC but never dispatched by a seller",
-            evidence,
-            {"grace_hours": rules.unknown_code_grace.total_seconds() / 3600},
+            code=code,
+            alert_id=f"{code}:UNKNOWN_CODE",
+            kind="UNKNOWN_CODE",
+            rule="no_dispatch",
+            severity="CRITICAL",
+            detected_at=first + rules.unknown_code_grace,
+            message=f"scanned since {first:%Y-%m-%d %H:%M} UTC but never dispatched by a seller",
+            evidence=evidence,
+            metrics={"grace_hours": rules.unknown_code_grace.total_seconds() / 3600},
         )
 
     latest = _latest_event_time(state)
     if latest is not None and sub is not SubStatus.NO_UPDATES:
         yield _alert(
-            code,
-            f"{code}:EXPIRED:{latest.isoformat()}",
-            "EXPIRED",
-            "no_updates",
-            "INFO",
-            latest + rules.expire_after,
-            f"no update for {rules.expire_after.days} days: tracking expired",
-            [_scan_evidence(scan) for scan in scans[-1:]],
-            {"days_without_update": rules.expire_after.total_seconds() / 86400},
+            code=code,
+            alert_id=f"{code}:EXPIRED:{latest.isoformat()}",
+            kind="EXPIRED",
+            rule="no_updates",
+            severity="INFO",
+            detected_at=latest + rules.expire_after,
+            message=f"no update for {rules.expire_after.days} days: tracking expired",
+            evidence=[_scan_evidence(scan) for scan in scans[-1:]],
+            metrics={"days_without_update": rules.expire_after.total_seconds() / 86400},
         )
 
 
@@ -552,15 +557,15 @@ def _clone_alerts(
         if alert_id in state["alerted"]:
             continue
         alert = _alert(
-            state["code"],
-            alert_id,
-            "SUSPECTED_CLONE",
-            finding.rule.value,
-            "CRITICAL",
-            finding.detected_at,
-            finding.message,
-            finding.evidence,
-            finding.metrics,
+            code=state["code"],
+            alert_id=alert_id,
+            kind="SUSPECTED_CLONE",
+            rule=finding.rule.value,
+            severity="CRITICAL",
+            detected_at=finding.detected_at,
+            message=finding.message,
+            evidence=finding.evidence,
+            metrics=finding.metrics,
         )
         alert["emitted_at"] = now
         alerts.append(alert)
@@ -573,6 +578,7 @@ def _clone_alerts(
 
 
 def _alert(
+    *,
     code: str,
     alert_id: str,
     kind: str,

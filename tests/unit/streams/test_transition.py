@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,7 +94,9 @@ def dispatch(event_id: str = "d1", hours: float = 0.0, **extra: Any) -> SellerDi
     return record
 
 
-def replay(events: list[InputEvent], rules: Rules = RULES) -> tuple[ShipmentState, list[Transition]]:
+def replay(
+    events: list[InputEvent], rules: Rules = RULES
+) -> tuple[ShipmentState, list[Transition]]:
     state: ShipmentState | None = None
     transitions = []
     for event in events:
@@ -168,7 +171,7 @@ def test_status_versions_increase_by_one_per_emitted_change(
     final, transitions = replay(data.draw(st.permutations(events)))
     changes = [t.status_change for t in transitions if t.status_change is not None]
     assert [change["version"] for change in changes] == list(range(1, len(changes) + 1))
-    for before, after in zip(changes, changes[1:], strict=False):
+    for before, after in itertools.pairwise(changes):
         assert (after["previous_status"], after["previous_sub_status"]) == (
             before["status"],
             before["sub_status"],
@@ -255,7 +258,11 @@ def test_a_clone_alert_is_emitted_once_per_rule() -> None:
 
 def test_two_tracking_numbers_from_one_carrier_is_a_clone_but_a_last_mile_number_is_not() -> None:
     clean, _ = replay(
-        [dispatch(), scan("e1", 1), scan("e2", 50, carrier="correos", tracking="PQ9", city="Madrid")]
+        [
+            dispatch(),
+            scan("e1", 1),
+            scan("e2", 50, carrier="correos", tracking="PQ9", city="Madrid"),
+        ]
     )
     assert clean["clone_rules"] == []
     _, transitions = replay([dispatch(), scan("e1", 1), scan("e2", 2, tracking="LP002")])
@@ -334,7 +341,9 @@ def test_dispatch_sla_breach_and_unknown_code() -> None:
 
     orphan, _ = replay([scan("e1", 1, SubStatus.PICKED_UP)])
     at = T0 + timedelta(hours=1) + RULES.unknown_code_grace
-    assert "UNKNOWN_CODE" not in {a["kind"] for a in tick(orphan, at - timedelta(seconds=1), RULES, NOW).alerts}
+    assert "UNKNOWN_CODE" not in {
+        a["kind"] for a in tick(orphan, at - timedelta(seconds=1), RULES, NOW).alerts
+    }
     assert "UNKNOWN_CODE" in {a["kind"] for a in tick(orphan, at, RULES, NOW).alerts}
 
     claimed, _ = replay([scan("e1", 1, SubStatus.PICKED_UP), dispatch(hours=0)])
