@@ -60,7 +60,9 @@ def test_pop_due_returns_exactly_the_codes_whose_latest_schedule_is_due(
     for code, hours in schedule:
         index.schedule(code, None if hours is None else at(hours))
         latest[code] = hours
-    due = sorted((hours, code) for code, hours in latest.items() if hours is not None and hours <= now)
+    due = sorted(
+        (hours, code) for code, hours in latest.items() if hours is not None and hours <= now
+    )
     assert index.pop_due(at(now)) == [code for _, code in due]
     remaining = {code for code, hours in latest.items() if hours is not None and hours > now}
     assert len(index) == len(remaining)

@@ -32,8 +32,16 @@ def partition_traffic(draw: st.DrawFn) -> list[InputEvent]:
             events.append(for_code(dispatch(hours=draw(st.integers(0, 30))), code))
         for index in range(draw(st.integers(0, 6))):
             hours += draw(st.integers(1, 120))
-            sub = draw(st.sampled_from([SubStatus.IN_TRANSIT, SubStatus.PICKED_UP,
-                                        SubStatus.OUT_FOR_DELIVERY, SubStatus.DELIVERED_TO_RECIPIENT]))
+            sub = draw(
+                st.sampled_from(
+                    [
+                        SubStatus.IN_TRANSIT,
+                        SubStatus.PICKED_UP,
+                        SubStatus.OUT_FOR_DELIVERY,
+                        SubStatus.DELIVERED_TO_RECIPIENT,
+                    ]
+                )
+            )
             events.append(for_code(scan(f"e{index}", hours, sub), code))
     arrival = sorted(events, key=lambda e: _time(e) + timedelta(hours=draw(st.integers(0, 48))))
     repeats = draw(st.lists(st.sampled_from(arrival), max_size=3)) if arrival else []
@@ -85,7 +93,9 @@ class FullScanReference:
             self.changes.append((code, transition.status_change["version"]))
 
 
-def run(events: list[InputEvent], restart_at: int | None = None) -> tuple[dict[str, ShipmentState], list[str], list[tuple[str, int]]]:
+def run(
+    events: list[InputEvent], restart_at: int | None = None
+) -> tuple[dict[str, ShipmentState], list[str], list[tuple[str, int]]]:
     states: dict[str, ShipmentState] = {}
     join = PartitionJoin(RULES, states.get)
     alerts: list[str] = []
