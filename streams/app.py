@@ -1,0 +1,115 @@
+"""The Faust app of a worker: one agent joining both input topics into the ``shipments`` table.
+
+Scans and dispatches are keyed by canonical code and co-partitioned, so one agent subscribed to
+both topics sees every event of a code in the partition that also holds the code's state. The
+agent takes raw bytes: decoding and validating are the join's first steps, so a bad record
+becomes a dead letter instead of an error inside Faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from faust.sensors.prometheus import setup_prometheus_sensors
+from mode import CrashingSupervisor
+from prometheus_client import CollectorRegistry
+
+from streams.config import SHIPMENTS_TABLE, ProcessingGuarantee, WorkerConfig
+from streams.kafka import broker_urls, credentials
+from streams.metrics import JoinMetrics
+from streams.processor import JoinProcessor
+from streams.store import ShipmentStore
+from streams.transactions import JoinApp, OutputSender
+from streams.web import install_views
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) -> JoinApp:
+    """The worker's Faust app for ``config`` (not started)."""
+    app = JoinApp(
+        config.app_id,
+        env={},  # the configuration is ``config``; Faust must not read the environment
+        broker=broker_urls(config.kafka),
+        **credentials(config.kafka),
+        store="rocksdb://",
+        datadir=str(config.state_dir),
+        processing_guarantee=config.processing_guarantee.value,
+        table_standby_replicas=config.standby_replicas,
+        topic_partitions=config.partitions,
+        topic_replication_factor=config.replication_factor,
+        # The leader topic is only for Faust's leader election, which the worker does not use.
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=f"{config.app_id}-{config.worker_id}",
+        broker_commit_interval=config.commit_interval_s,
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
+        web_host=config.web_host,
+        web_bind=config.web_host,
+        web_port=config.web_port,
+        canonical_url=config.web_url,
+        # A failure outside the per-record handling stops the worker (and restarts it with
+        # the last committed state) instead of restarting the agent past the record.
+        agent_supervisor=CrashingSupervisor,
+        autodiscover=False,
+    )
+    # Values are ShipmentState records in the wire encoding, which the join encodes and
+    # decodes itself (streams.store). Declared raw, because Faust decodes every changelog
+    # record it restores before writing its bytes to RocksDB: a codec would only cost time.
+    table = app.Table(
+        SHIPMENTS_TABLE,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=config.partitions,
+        help="ShipmentState (wire encoding) per canonical code.",
+    )
+    inputs = app.topic(
+        config.topics.scans,
+        config.topics.dispatches,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    store = ShipmentStore(
+        table, in_transaction=config.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
+    )
+    registry = registry if registry is not None else CollectorRegistry()
+    processor = JoinProcessor(
+        config,
+        store,
+        OutputSender(app),
+        JoinMetrics(registry),
+        assignment=lambda: app.consumer_generation_id,
+    )
+
+    @app.agent(inputs, name="join")
+    async def join(stream: Any) -> None:
+        async for event in stream.events():
+            await _gated(app, processor.process(event.message))
+
+    install_views(app, store, config.marketplace, config.worker_id)
+    _install_metrics(app, registry)
+    return app
+
+
+async def _gated(app: JoinApp, processing: Awaitable[None]) -> None:
+    """Run ``processing`` holding the commit gate, to its end even if the agent is cancelled.
+
+    A worker told to stop cancels its agent; the event being processed still completes, and
+    the final commit (which waits for the gate) includes all of it or none of it.
+    """
+
+    async def locked() -> None:
+        async with app.commit_gate:
+            await processing
+
+    await asyncio.shield(locked())
+
+
+def _install_metrics(app: JoinApp, registry: CollectorRegistry) -> None:
+    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")

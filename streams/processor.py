@@ -1,0 +1,202 @@
+"""What the worker does with one input record: decode, validate, join, persist, emit.
+
+Every record of an event (state changelog, history, status change, alerts, dead letter) is
+handed to the producer without waiting for its delivery: delivery is awaited once per commit,
+by the commit itself, never per event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from faust.types import TP
+
+from schemas.codec import codec_for
+from schemas.errors import CodecError, InvalidRecordError
+from schemas.records import RecordType
+from schemas.validation import validate
+from streams.config import WorkerConfig
+from streams.dead_letters import Stage, dead_letter
+from streams.metrics import JoinMetrics
+from streams.partition import PartitionJoin, Step
+from streams.store import ShipmentStore, encode_state
+from streams.transactions import OutputSender
+from streams.transition import InputEvent
+
+logger = logging.getLogger(__name__)
+
+_HISTORY = codec_for(RecordType.SHIPMENT_HISTORY_RECORD)
+_STATUS = codec_for(RecordType.SHIPMENT_STATUS_CHANGED)
+_ALERTS = codec_for(RecordType.SHIPMENT_ALERT)
+_DEAD_LETTERS = codec_for(RecordType.DEAD_LETTER)
+
+Record = tuple[str, bytes, bytes]
+"""An output record: topic, key, value."""
+
+
+def utc_now() -> datetime:
+    """Wall-clock time, UTC, at the millisecond precision of the records."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class JoinProcessor:
+    """Turns input records into state changes and output records, partition by partition."""
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        store: ShipmentStore,
+        sender: OutputSender,
+        metrics: JoinMetrics,
+        assignment: Callable[[], int],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._sender = sender
+        self._metrics = metrics
+        self._assignment = assignment
+        self._generation = assignment()
+        self._clock = clock
+        topics = config.topics
+        self._record_types = {
+            topics.scans: RecordType.CARRIER_SCAN,
+            topics.dispatches: RecordType.SELLER_DISPATCH,
+        }
+        self._joins: dict[int, PartitionJoin] = {}
+
+    async def process(self, message: Any) -> None:
+        """Process one Faust message of an input topic."""
+        generation = self._assignment()
+        if generation != self._generation:
+            # A rebalance: the in-memory indexes go with the partitions. A partition that comes
+            # back (its states maybe changed by another worker) is indexed again from the table.
+            self._generation = generation
+            for partition in self._joins:
+                self._metrics.forget_partition(partition)
+            self._joins.clear()
+        now = self._clock()
+        record_type = self._record_types[message.topic]
+        try:
+            event: InputEvent = codec_for(record_type).decode(message.value or b"")
+        except CodecError as error:
+            await self._dead_letter(message, Stage.DECODE, error, now)
+            return
+        try:
+            validate(record_type, event, marketplace=self._config.marketplace)
+            if message.key != event["code"].encode():
+                raise InvalidRecordError(
+                    record_type.short_name,
+                    "code",
+                    "key-is-code",
+                    f"the record's Kafka key {message.key!r} is not its canonical code "
+                    f"{event['code']!r}",
+                )
+        except InvalidRecordError as error:
+            await self._dead_letter(message, Stage.VALIDATE, error, now)
+            return
+
+        partition = message.partition
+        try:
+            step = self._join(partition).process(event, now)
+            records = _encode(step, self._config)
+        except Exception as error:
+            # A bug must not stop the partition; the join is rebuilt from the table, which
+            # this record did not change.
+            logger.exception(
+                "join failed on a record; dead-lettered",
+                extra={"topic": message.topic, "partition": partition, "offset": message.offset},
+            )
+            self._joins.pop(partition, None)
+            await self._dead_letter(message, Stage.PROCESS, error, now)
+            return
+
+        source = TP(message.topic, partition)
+        changelog = self._store.changelog_topic
+        for code, data in records.states:
+            self._store.put(code, data)
+            await self._sender.send(
+                changelog,
+                code.encode(),
+                data,
+                source,
+                partition=partition,
+                on_delivered=self._store.changelog_delivered,
+            )
+        for topic, key, value in records.outputs:
+            await self._sender.send(topic, key, value, source)
+        self._metrics.on_step(_kind(record_type, event), step)
+        self._metrics.on_partition(partition, self._joins.get(partition))
+
+    def _join(self, partition: int) -> PartitionJoin:
+        join = self._joins.get(partition)
+        if join is None:
+            states = self._store.partition_states(partition)
+            join = PartitionJoin.rebuild(self._config.rules, self._store.get, states)
+            self._joins[partition] = join
+            logger.info(
+                "partition index rebuilt",
+                extra={
+                    "partition": partition,
+                    "scheduled": join.scheduled,
+                    "stream_time": join.stream_time.isoformat() if join.stream_time else None,
+                },
+            )
+        return join
+
+    async def _dead_letter(
+        self, message: Any, stage: Stage, error: BaseException, now: datetime
+    ) -> None:
+        letter = dead_letter(message, stage, error, now)
+        logger.warning(
+            "record dead-lettered",
+            extra={
+                "topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+                "stage": stage.value,
+                "error": letter["error_message"],
+            },
+        )
+        await self._sender.send(
+            self._config.topics.dead_letters,
+            message.key,
+            _DEAD_LETTERS.encode(letter),
+            TP(message.topic, message.partition),
+        )
+        self._metrics.dead_letters.labels(stage.value, message.topic).inc()
+
+
+class _Records:
+    __slots__ = ("outputs", "states")
+
+    def __init__(self) -> None:
+        self.states: list[tuple[str, bytes]] = []
+        self.outputs: list[Record] = []
+
+
+def _encode(step: Step, config: WorkerConfig) -> _Records:
+    """Every record a step produces, encoded before anything is sent."""
+    topics = config.topics
+    records = _Records()
+    records.states = [(code, encode_state(state)) for code, state in step.writes.items()]
+    for code, transition in step.changes:
+        key = code.encode()
+        if transition.history is not None:
+            records.outputs.append((topics.history, key, _HISTORY.encode(transition.history)))
+        if transition.status_change is not None:
+            records.outputs.append((topics.status, key, _STATUS.encode(transition.status_change)))
+        records.outputs.extend(
+            (topics.alerts, key, _ALERTS.encode(alert)) for alert in transition.alerts
+        )
+    return records
+
+
+def _kind(record_type: RecordType, event: InputEvent) -> str:
+    if record_type is RecordType.SELLER_DISPATCH:
+        return "DISPATCH"
+    return "RETRACTION" if event.get("retracts_event_id") else "SCAN"
