@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import faust
 
@@ -16,13 +15,10 @@ from streams.transactions import CheckedProducer
 logger = logging.getLogger(__name__)
 
 
-def run_worker(
-    config: WorkerConfig, *, loglevel: str = "info", logging_config: dict[str, Any] | None = None
-) -> int:
+def run_worker(config: WorkerConfig) -> int:
     """Run the worker in this process; returns its exit status (0 after a clean stop).
 
-    ``logging_config`` is a :func:`logging.config.dictConfig` dictionary; Faust's own logging
-    setup is used when it is ``None``.
+    Logging is left as the caller configured it; Faust's own set-up is skipped.
     """
     app = create_app(config)
     with StateDir(config.state_dir, Path(app.conf.tabledir)) as state:
@@ -38,13 +34,7 @@ def run_worker(
                 "tables_rebuilt": wiped,
             },
         )
-        worker = faust.Worker(
-            app,
-            loglevel=loglevel,
-            logging_config=logging_config,
-            quiet=True,
-            redirect_stdouts=False,
-        )
+        worker = faust.Worker(app, quiet=True, override_logging=False, redirect_stdouts=False)
         try:
             worker.execute_from_commandline()
         except SystemExit as exit_:
