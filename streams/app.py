@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import TP
 from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry
 
@@ -21,6 +22,7 @@ from streams.config import SHIPMENTS_TABLE, ProcessingGuarantee, WorkerConfig
 from streams.kafka import broker_urls, credentials
 from streams.metrics import JoinMetrics
 from streams.processor import JoinProcessor
+from streams.sequencer import InputSequencer
 from streams.store import ShipmentStore
 from streams.transactions import JoinApp, OutputSender
 from streams.web import install_views
@@ -79,18 +81,25 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         table, in_transaction=config.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
     )
     registry = registry if registry is not None else CollectorRegistry()
-    processor = JoinProcessor(
-        config,
-        store,
-        OutputSender(app),
-        JoinMetrics(registry),
-        assignment=lambda: app.consumer_generation_id,
+    processor = JoinProcessor(config, store, OutputSender(app), JoinMetrics(registry))
+    sequencer = InputSequencer(
+        # Ties on the record timestamp: a dispatch before the scans of the same millisecond.
+        (config.topics.dispatches, config.topics.scans),
+        processor,
+        _ConsumerProgress(app),
+        max_wait_s=config.input_wait_s,
     )
 
     @app.agent(inputs, name="join")
     async def join(stream: Any) -> None:
-        async for event in stream.events():
-            await _gated(app, processor.process(event.message))
+        # Records are acknowledged by the sequencer once processed, which may come later.
+        async for event in stream.noack().events():
+            await _gated(app, sequencer.receive(event))
+
+    async def release_waiting() -> None:
+        await _gated(app, sequencer.drain_waiting())
+
+    app.timer(min(1.0, config.input_wait_s / 2))(release_waiting)
 
     install_views(app, store, config.marketplace, config.worker_id)
     _install_metrics(app, registry)
@@ -109,6 +118,26 @@ async def _gated(app: JoinApp, processing: Awaitable[None]) -> None:
             await processing
 
     await asyncio.shield(locked())
+
+
+class _ConsumerProgress:
+    """The consumer as the sequencer sees it."""
+
+    def __init__(self, app: JoinApp) -> None:
+        self._app = app
+
+    def generation(self) -> int:
+        return self._app.consumer_generation_id
+
+    def highwater(self, tp: TP) -> int | None:
+        try:
+            highwater: int | None = self._app.consumer.highwater(tp)
+        except AssertionError:  # aiokafka: not assigned (any more)
+            return None
+        return highwater
+
+    def rebalancing(self) -> bool:
+        return bool(self._app.rebalancing)
 
 
 def _install_metrics(app: JoinApp, registry: CollectorRegistry) -> None:

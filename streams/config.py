@@ -51,6 +51,9 @@ class WorkerConfig:
     """Replication factor of the changelog topic the worker creates."""
     commit_interval_s: float = 1.0
     """How often offsets (and, exactly-once, the transactions) are committed."""
+    input_wait_s: float = 5.0
+    """How long a record may wait for the co-partitioned partition of the other input topic
+    when that one may still hold an earlier record (see streams.merge)."""
     session_timeout_s: float = 30.0
     """How long the group waits for a worker that stopped heartbeating before moving its
     partitions (a restarted worker with the same id takes them back at once)."""
@@ -64,6 +67,8 @@ class WorkerConfig:
             raise ValueError("standby_replicas cannot be negative")
         if self.commit_interval_s <= 0:
             raise ValueError("commit_interval_s must be positive")
+        if self.input_wait_s <= 0:
+            raise ValueError("input_wait_s must be positive")
 
     @property
     def changelog_topic(self) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 from faust.types import TP
 
 from schemas.codec import codec_for
+from schemas.codes import MarketplaceFormat
 from schemas.errors import CodecError, InvalidRecordError
-from schemas.records import RecordType
+from schemas.records import RecordType, ShipmentState
 from schemas.validation import validate
 from streams.config import WorkerConfig
 from streams.dead_letters import Stage, dead_letter
@@ -52,15 +53,12 @@ class JoinProcessor:
         store: ShipmentStore,
         sender: OutputSender,
         metrics: JoinMetrics,
-        assignment: Callable[[], int],
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._config = config
         self._store = store
         self._sender = sender
         self._metrics = metrics
-        self._assignment = assignment
-        self._generation = assignment()
         self._clock = clock
         topics = config.topics
         self._record_types = {
@@ -69,35 +67,24 @@ class JoinProcessor:
         }
         self._joins: dict[int, PartitionJoin] = {}
 
+    def reset(self) -> None:
+        """Forget every partition's in-memory join (after a rebalance).
+
+        A partition that comes back, its states maybe changed by another worker meanwhile, is
+        indexed again from the table at its next record.
+        """
+        for partition in self._joins:
+            self._metrics.forget_partition(partition)
+        self._joins.clear()
+
     async def process(self, message: Any) -> None:
-        """Process one Faust message of an input topic."""
-        generation = self._assignment()
-        if generation != self._generation:
-            # A rebalance: the in-memory indexes go with the partitions. A partition that comes
-            # back (its states maybe changed by another worker) is indexed again from the table.
-            self._generation = generation
-            for partition in self._joins:
-                self._metrics.forget_partition(partition)
-            self._joins.clear()
+        """Process one Faust message of an input topic (any partition, in any context)."""
         now = self._clock()
         record_type = self._record_types[message.topic]
         try:
-            event: InputEvent = codec_for(record_type).decode(message.value or b"")
-        except CodecError as error:
-            await self._dead_letter(message, Stage.DECODE, error, now)
-            return
-        try:
-            validate(record_type, event, marketplace=self._config.marketplace)
-            if message.key != event["code"].encode():
-                raise InvalidRecordError(
-                    record_type.short_name,
-                    "code",
-                    "key-is-code",
-                    f"the record's Kafka key {message.key!r} is not its canonical code "
-                    f"{event['code']!r}",
-                )
-        except InvalidRecordError as error:
-            await self._dead_letter(message, Stage.VALIDATE, error, now)
+            event = read_event(record_type, message.key, message.value, self._config.marketplace)
+        except Rejected as rejected:
+            await self._dead_letter(message, rejected.stage, rejected.error, now)
             return
 
         partition = message.partition
@@ -118,7 +105,7 @@ class JoinProcessor:
         source = TP(message.topic, partition)
         changelog = self._store.changelog_topic
         for code, data in records.states:
-            self._store.put(code, data)
+            self._store.put(partition, code, data)
             await self._sender.send(
                 changelog,
                 code.encode(),
@@ -136,7 +123,12 @@ class JoinProcessor:
         join = self._joins.get(partition)
         if join is None:
             states = self._store.partition_states(partition)
-            join = PartitionJoin.rebuild(self._config.rules, self._store.get, states)
+            store = self._store
+
+            def lookup(code: str) -> ShipmentState | None:
+                return store.get(partition, code)
+
+            join = PartitionJoin.rebuild(self._config.rules, lookup, states)
             self._joins[partition] = join
             logger.info(
                 "partition index rebuilt",
@@ -169,6 +161,37 @@ class JoinProcessor:
             TP(message.topic, message.partition),
         )
         self._metrics.dead_letters.labels(stage.value, message.topic).inc()
+
+
+class Rejected(Exception):
+    """An input record the join cannot use, and at which stage it failed."""
+
+    def __init__(self, stage: Stage, error: Exception) -> None:
+        super().__init__(str(error))
+        self.stage = stage
+        self.error = error
+
+
+def read_event(
+    record_type: RecordType, key: bytes | None, value: bytes | None, marketplace: MarketplaceFormat
+) -> InputEvent:
+    """The scan or dispatch in a Kafka record; raises :class:`Rejected` for a bad record."""
+    try:
+        event: InputEvent = codec_for(record_type).decode(value or b"")
+    except CodecError as error:
+        raise Rejected(Stage.DECODE, error) from error
+    try:
+        validate(record_type, event, marketplace=marketplace)
+        if key != event["code"].encode():
+            raise InvalidRecordError(
+                record_type.short_name,
+                "code",
+                "key-is-code",
+                f"the record's Kafka key {key!r} is not its canonical code {event['code']!r}",
+            )
+    except InvalidRecordError as error:
+        raise Rejected(Stage.VALIDATE, error) from error
+    return event
 
 
 class _Records:

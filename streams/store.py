@@ -1,11 +1,12 @@
 """The ``shipments`` table as the join reads and writes it.
 
 The table is a Faust table in RocksDB (one database per partition) with a changelog topic; its
-values are ShipmentState records in the wire encoding (:mod:`schemas.codec`, also registered as
-the table's Faust codec). The worker writes a state's bytes to the local store and sends the
-changelog record itself (see :mod:`streams.transactions` for why), so this module reaches into
-the store's driver API (``_get``, ``_set``, ``_db_for_partition``, ``_visible_items`` of
-``faust.stores.rocksdb.Store``, faust-streaming 0.15): the one place that does.
+values are ShipmentState records in the wire encoding (:mod:`schemas.codec`). The worker writes
+a state's bytes to the partition's database and sends the changelog record itself (see
+:mod:`streams.transactions` for why), and it may process a record outside the event context
+Faust's table API needs (see :mod:`streams.merge`). So this module reaches into the store's
+driver API (``_db_for_partition`` and ``_visible_items`` of ``faust.stores.rocksdb.Store``,
+faust-streaming 0.15): the one place that does.
 """
 
 from __future__ import annotations
@@ -34,25 +35,22 @@ class ShipmentStore:
         name: str = self._table.changelog_topic.get_topic_name()
         return name
 
-    def get(self, code: str) -> ShipmentState | None:
-        """The state of ``code``: in the current event's partition while one is processed."""
-        data: bytes | None = self._table.data._get(code.encode())
+    def get(self, partition: int, code: str) -> ShipmentState | None:
+        """The state of ``code``, stored in ``partition``."""
+        data: bytes | None = self._db(partition).get(code.encode())
         return None if data is None else _STATES.decode(data)
 
-    def get_in(self, partition: int, code: str) -> ShipmentState | None:
-        """The state of ``code`` in ``partition`` (outside event processing: the web view)."""
-        data: bytes | None = self._table.data._db_for_partition(partition).get(code.encode())
-        return None if data is None else _STATES.decode(data)
-
-    def put(self, code: str, data: bytes) -> None:
-        """Store an encoded state in the current event's partition (no changelog record)."""
-        self._table.data._set(code.encode(), data)
+    def put(self, partition: int, code: str, data: bytes) -> None:
+        """Store an encoded state in ``partition`` (no changelog record: the caller sends it)."""
+        self._db(partition).put(code.encode(), data)
 
     def partition_states(self, partition: int) -> Iterator[ShipmentState]:
         """Every state stored in ``partition``."""
-        store = self._table.data
-        for _key, data in store._visible_items(store._db_for_partition(partition)):
+        for _key, data in self._table.data._visible_items(self._db(partition)):
             yield _STATES.decode(data)
+
+    def _db(self, partition: int) -> Any:
+        return self._table.data._db_for_partition(partition)
 
     def changelog_delivered(self, metadata: RecordMetadata) -> None:
         """Record that the store holds the changelog up to ``metadata``'s offset.

@@ -58,7 +58,7 @@ def install_views(
                 app.assignor.assigned_actives()
             ):
                 return self._unavailable(canonical, "its partition is moving between workers")
-            state = store.get_in(partition.partition, canonical)
+            state = store.get(partition.partition, canonical)
             if state is None:
                 return self.json(
                     {"error": f"no shipment with code {canonical!r}", "code": canonical},

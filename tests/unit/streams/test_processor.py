@@ -51,15 +51,14 @@ class FakeStore:
     changelog_topic = CHANGELOG
 
     def __init__(self) -> None:
-        self.partition = 0
         self.data: dict[int, dict[str, bytes]] = {}
 
-    def get(self, code: str) -> ShipmentState | None:
-        data = self.data.get(self.partition, {}).get(code)
+    def get(self, partition: int, code: str) -> ShipmentState | None:
+        data = self.data.get(partition, {}).get(code)
         return None if data is None else codec_for(RecordType.SHIPMENT_STATE).decode(data)
 
-    def put(self, code: str, data: bytes) -> None:
-        self.data.setdefault(self.partition, {})[code] = data
+    def put(self, partition: int, code: str, data: bytes) -> None:
+        self.data.setdefault(partition, {})[code] = data
 
     def partition_states(self, partition: int) -> list[ShipmentState]:
         decode = codec_for(RecordType.SHIPMENT_STATE).decode
@@ -102,19 +101,16 @@ class Harness:
         self.store = FakeStore()
         self.sender = FakeSender()
         self.registry = CollectorRegistry()
-        self.generation = 1
         self.offset = 0
         self.processor = JoinProcessor(
             config,
             self.store,  # type: ignore[arg-type]
             self.sender,  # type: ignore[arg-type]
             JoinMetrics(self.registry),
-            assignment=lambda: self.generation,
             clock=lambda: NOW,
         )
 
     def feed(self, topic: str, key: bytes | None, value: bytes | None, partition: int = 0) -> None:
-        self.store.partition = partition
         self.offset += 1
         message = Message(topic, partition, self.offset, key, value)
         asyncio.run(self.processor.process(message))
@@ -244,7 +240,7 @@ def test_a_join_failure_is_dead_lettered_and_the_partition_keeps_going(
         "RuntimeError",
         2,
     )
-    state = harness.store.get(CODE)
+    state = harness.store.get(0, CODE)
     assert state is not None
     assert [s["event_id"] for s in state["scans"]] == ["e1", "e3"]
 
@@ -253,10 +249,10 @@ def test_after_a_rebalance_the_index_is_rebuilt_from_the_table() -> None:
     harness = Harness()
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 1))
     # Another worker moved the partition on while it was away: its state is newer.
-    state = harness.store.get(CODE)
+    state = harness.store.get(0, CODE)
     assert state is not None
-    harness.store.put(CODE, encode_state({**state, "last_event_time": NOW}))
-    harness.generation = 2
+    harness.store.put(0, CODE, encode_state({**state, "last_event_time": NOW}))
+    harness.processor.reset()
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e2", 2))
     assert harness.processor._joins[0].stream_time == NOW
 
