@@ -1,0 +1,79 @@
+"""Shared fixtures: the session's Kafka broker, unique topic names and groups.
+
+The ``kafka`` fixture uses the broker at the configured address (``tracecode config`` shows
+it); when none answers and the address is the local broker's, it starts one with the project's
+own broker code and stops it when the session ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from schemas.kafka import KafkaConnection
+from schemas.topics import TopicNames
+from tests.helpers import RUN_ID, unique
+from tracecode.broker import LocalBroker
+from tracecode.settings import Settings, load_settings
+from tracecode.topics import KafkaUnreachableError, admin_client
+
+INTEGRATION_DIR = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def kafka(settings: Settings) -> Iterator[KafkaConnection]:
+    """The connection to a running broker for this test session."""
+    connection = settings.kafka_connection()
+    try:
+        admin_client(connection, timeout=5.0)
+    except KafkaUnreachableError:
+        if settings.kafka.bootstrap_servers is not None:
+            pytest.fail(
+                f"no broker answers at TRACECODE_KAFKA_BOOTSTRAP_SERVERS="
+                f"{connection.bootstrap_servers}; unset it to let the tests start a local broker"
+            )
+    else:
+        yield connection
+        delete_session_topics(connection)
+        return
+    broker = LocalBroker(settings.broker_config())
+    broker.start()
+    try:
+        yield connection
+        delete_session_topics(connection)
+    finally:
+        broker.stop()
+
+
+def delete_session_topics(connection: KafkaConnection) -> None:
+    """Delete the topics this session created (Faust's internal ones included)."""
+    admin = AdminClient(connection.librdkafka_config())
+    mine = [name for name in admin.list_topics(timeout=10).topics if RUN_ID in name]
+    if mine:
+        for future in admin.delete_topics(mine, operation_timeout=30).values():
+            future.result()
+
+
+@pytest.fixture
+def topic_names() -> TopicNames:
+    """The tracecode topic names under a prefix of their own."""
+    return TopicNames().with_prefix(unique("test") + ".")
+
+
+@pytest.fixture
+def group_id() -> str:
+    return unique("test-group")

@@ -1,0 +1,75 @@
+"""tracecode.topics: the declarative spec (no broker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.topics import TopicNames
+from tracecode.topics import CleanupPolicy, TopicsConfig, TopicSpec, TopicState, topic_specs
+
+
+def specs_by_name(config: TopicsConfig) -> dict[str, TopicSpec]:
+    return {spec.name: spec for spec in topic_specs(TopicNames(), config)}
+
+
+def test_every_topic_name_has_a_spec() -> None:
+    names = TopicNames()
+    specs = specs_by_name(TopicsConfig())
+
+    assert set(specs) == {
+        names.scans,
+        names.dispatches,
+        names.status,
+        names.history,
+        names.alerts,
+        names.dead_letters,
+    }
+
+
+def test_joined_topics_are_co_partitioned() -> None:
+    names = TopicNames()
+    specs = specs_by_name(TopicsConfig(partitions=12))
+
+    assert specs[names.scans].partitions == specs[names.dispatches].partitions == 12
+    assert specs[names.status].partitions == 12
+
+
+def test_status_is_compacted_and_the_rest_expire() -> None:
+    names = TopicNames()
+    specs = specs_by_name(TopicsConfig(retention_hours=48, dead_letter_retention_hours=-1))
+
+    assert specs[names.status].cleanup_policy is CleanupPolicy.COMPACT
+    assert "retention.ms" not in specs[names.status].configs
+    assert specs[names.scans].configs == {
+        "cleanup.policy": "delete",
+        "min.insync.replicas": "1",
+        "retention.ms": str(48 * 3_600_000),
+    }
+    assert specs[names.dead_letters].configs["retention.ms"] == "-1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "complaint"),
+    [
+        ({"partitions": 0}, "at least 1"),
+        ({"replication_factor": 1, "min_insync_replicas": 2}, "min_insync_replicas"),
+        ({"retention_hours": 0}, "retention_hours"),
+    ],
+)
+def test_config_rejects_impossible_values(kwargs: dict[str, int], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        TopicsConfig(**kwargs)
+
+
+def test_state_reports_drift_and_incompatibilities() -> None:
+    spec = specs_by_name(TopicsConfig())[TopicNames().scans]
+    state = TopicState(
+        spec=spec,
+        exists=True,
+        partitions=3,
+        replication_factor=1,
+        configs={"cleanup.policy": "delete", "min.insync.replicas": "1", "retention.ms": "1"},
+    )
+
+    assert state.config_drift == {"retention.ms": ("1", spec.configs["retention.ms"])}
+    assert [(p.property, p.expected, p.actual) for p in state.problems] == [("partitions", 6, 3)]

@@ -1,0 +1,52 @@
+"""The ``tracecode`` command line: ``main`` and its command groups (one module each)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from tracecode import __version__
+from tracecode.cli import broker, config, topics
+from tracecode.cli._output import report_error
+from tracecode.errors import TracecodeError
+from tracecode.logs import configure_logging
+from tracecode.settings import load_settings
+
+
+class _Main(click.Group):
+    """Reports :class:`TracecodeError` for people (no traceback) and exits with status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TracecodeError as error:
+            report_error(error)
+            ctx.exit(1)
+
+
+@click.group(cls=_Main)
+@click.version_option(__version__, prog_name="tracecode")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log more: -v for INFO, -vv for DEBUG (default: TRACECODE_LOG_LEVEL).",
+)
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
+    """tracecode: follow parcels by their traceability codes, streamed through Kafka.
+
+    Settings come from TRACECODE_* environment variables (and .env); `tracecode config`
+    lists them.
+    """
+    settings = load_settings()
+    level = {0: settings.log_level, 1: "INFO"}.get(verbose, "DEBUG")
+    configure_logging(level, settings.log_format)
+    ctx.obj = settings
+
+
+# Command groups register here, one line each.
+main.add_command(broker.broker)
+main.add_command(topics.topics)
+main.add_command(config.config)

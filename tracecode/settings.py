@@ -1,0 +1,268 @@
+"""The one settings object: ``TRACECODE_*`` environment variables (and an optional ``.env``).
+
+Settings come in sections; each section reads the variables with its own prefix, e.g.
+``TRACECODE_BROKER_PORT`` is :attr:`BrokerSettings.port`. Components never see the settings:
+the ``*_config`` methods of :class:`Settings` map them to the plain config objects the components
+take, one method per component. To add a component's settings, add a section class with
+documented fields, a field for it on :class:`Settings`, and its mapping method.
+
+Every field has a ``description``; ``tracecode config`` lists them with their effective values,
+secrets (``SecretStr`` fields) masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
+from schemas.topics import TopicNames
+from tracecode.broker import BrokerConfig
+from tracecode.errors import TracecodeError
+from tracecode.topics import TopicsConfig
+
+ENV_PREFIX = "TRACECODE_"
+ENV_FILE = ".env"
+
+
+class SettingsError(TracecodeError):
+    """The environment holds a setting that cannot be used."""
+
+
+def _section_config(section: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=f"{ENV_PREFIX}{section}_",
+        env_file=ENV_FILE,
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class BrokerSettings(BaseSettings):
+    """The local development broker (``tracecode broker``)."""
+
+    model_config = _section_config("BROKER")
+
+    port: int = Field(9092, ge=1, le=65535, description="Client port of the local broker.")
+    controller_port: int | None = Field(
+        None, ge=1, le=65535, description="KRaft controller port; default: port + 1."
+    )
+    heap: str = Field(
+        "512m",
+        pattern=r"^\d+[kKmMgG]$",
+        description="Maximum JVM heap of the local broker (java -Xmx).",
+    )
+    start_timeout: float = Field(
+        120.0, gt=0, description="Seconds `broker up` waits for the broker to answer."
+    )
+    stop_timeout: float = Field(
+        30.0, gt=0, description="Seconds `broker down` waits after SIGTERM before SIGKILL."
+    )
+
+
+class KafkaSettings(BaseSettings):
+    """How every component reaches Kafka."""
+
+    model_config = _section_config("KAFKA")
+
+    bootstrap_servers: str | None = Field(
+        None,
+        description="Comma-separated host:port list; default: the local broker "
+        "(127.0.0.1:<TRACECODE_BROKER_PORT>).",
+    )
+    security_protocol: SecurityProtocol = Field(
+        SecurityProtocol.PLAINTEXT,
+        description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    sasl_mechanism: SaslMechanism | None = Field(
+        None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL protocols only)."
+    )
+    sasl_username: str | None = Field(None, description="SASL username.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    ssl_ca_location: Path | None = Field(
+        None, description="PEM file of CA certificates to trust; default: the system store."
+    )
+
+
+class TopicsSettings(BaseSettings):
+    """The tracecode topics (``tracecode topics``)."""
+
+    model_config = _section_config("TOPICS")
+
+    prefix: str = Field(
+        "", description="Prepended to every topic name (several deployments on one cluster)."
+    )
+    partitions: int = Field(
+        6, ge=1, description="Partitions of scans, dispatches, status, history and alerts."
+    )
+    dead_letter_partitions: int = Field(1, ge=1, description="Partitions of the dead letters.")
+    replication_factor: int = Field(1, ge=1, description="Replicas of every topic.")
+    min_insync_replicas: int = Field(
+        1, ge=1, description="Replicas that must have a write before it is acknowledged."
+    )
+    retention_hours: int = Field(
+        168, ge=-1, description="Retention of scans, dispatches, history, alerts; -1: forever."
+    )
+    dead_letter_retention_hours: int = Field(
+        720, ge=-1, description="Retention of the dead letters; -1: forever."
+    )
+
+
+class Settings(BaseSettings):
+    """All tracecode settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=ENV_FILE, extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        Path("~/.local/share/tracecode"),
+        description="Data folder: local Kafka data, chDB data, worker state.",
+    )
+    cache_dir: Path = Field(
+        Path("~/.cache/tracecode"), description="Cache folder: the Kafka jars Maven resolves."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", description="Least severe log level written to stderr."
+    )
+    log_format: Literal["logfmt", "json"] = Field(
+        "logfmt", description="Log line format: logfmt for people, json for log shippers."
+    )
+
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicsSettings = Field(default_factory=TopicsSettings)
+
+    @field_validator("data_dir", "cache_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_components(self) -> Settings:
+        # Build each component config once so a bad combination fails at load time.
+        self.kafka_connection()
+        self.topics_config()
+        return self
+
+    def kafka_connection(self) -> KafkaConnection:
+        """The Kafka connection every component receives."""
+        password = self.kafka.sasl_password
+        try:
+            return KafkaConnection(
+                bootstrap_servers=self.kafka.bootstrap_servers or f"127.0.0.1:{self.broker.port}",
+                security_protocol=self.kafka.security_protocol,
+                sasl_mechanism=self.kafka.sasl_mechanism,
+                sasl_username=self.kafka.sasl_username,
+                sasl_password=password.get_secret_value() if password else None,
+                ssl_ca_location=str(self.kafka.ssl_ca_location)
+                if self.kafka.ssl_ca_location
+                else None,
+            )
+        except ValueError as error:
+            raise ValueError(f"Kafka settings (TRACECODE_KAFKA_*): {error}") from error
+
+    def broker_config(self) -> BrokerConfig:
+        """The local broker's config."""
+        return BrokerConfig(
+            data_dir=self.data_dir / "kafka",
+            cache_dir=self.cache_dir / "kafka",
+            port=self.broker.port,
+            controller_port=self.broker.controller_port or self.broker.port + 1,
+            heap=self.broker.heap,
+            start_timeout=self.broker.start_timeout,
+            stop_timeout=self.broker.stop_timeout,
+        )
+
+    def topic_names(self) -> TopicNames:
+        """The topic names, with the configured prefix."""
+        return TopicNames().with_prefix(self.topics.prefix)
+
+    def topics_config(self) -> TopicsConfig:
+        """Sizing and retention of the topics."""
+        try:
+            return TopicsConfig(
+                partitions=self.topics.partitions,
+                dead_letter_partitions=self.topics.dead_letter_partitions,
+                replication_factor=self.topics.replication_factor,
+                min_insync_replicas=self.topics.min_insync_replicas,
+                retention_hours=self.topics.retention_hours,
+                dead_letter_retention_hours=self.topics.dead_letter_retention_hours,
+            )
+        except ValueError as error:
+            raise ValueError(f"topic settings (TRACECODE_TOPICS_*): {error}") from error
+
+
+def load_settings() -> Settings:
+    """Read the settings; a bad value raises :class:`SettingsError` naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        # Sections are built by default factories, so the error may come from a section model.
+        prefix = _section_prefixes().get(error.title, ENV_PREFIX)
+        problems = [_describe_error(prefix, e) for e in error.errors()]
+        raise SettingsError(
+            "invalid settings:\n  " + "\n  ".join(problems),
+            hint="fix the environment variables (or .env) named above; "
+            "`tracecode config` lists every setting",
+        ) from None
+
+
+def _section_prefixes() -> dict[str, str]:
+    prefixes = {Settings.__name__: ENV_PREFIX}
+    for info in Settings.model_fields.values():
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseSettings):
+            prefixes[section.__name__] = str(section.model_config.get("env_prefix", ""))
+    return prefixes
+
+
+def _describe_error(prefix: str, error: Any) -> str:
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    location = "_".join(str(part) for part in error.get("loc", ())).upper()
+    if not location:
+        return message
+    return f"{prefix}{location}={error.get('input')!r}: {message}"
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRow:
+    """One setting as ``tracecode config`` shows it."""
+
+    env_var: str
+    value: str
+    description: str
+
+
+def describe_settings(settings: Settings) -> list[SettingRow]:
+    """Every setting with its environment variable and effective value, secrets masked."""
+    rows: list[SettingRow] = []
+
+    def add(model: BaseSettings, prefix: str) -> None:
+        for name, info in type(model).model_fields.items():
+            value = getattr(model, name)
+            if isinstance(value, BaseSettings):
+                continue
+            if isinstance(value, SecretStr):
+                shown = "********"
+            elif value is None:
+                shown = ""
+            else:
+                shown = str(value)
+            rows.append(SettingRow(f"{prefix}{name.upper()}", shown, info.description or ""))
+
+    add(settings, ENV_PREFIX)
+    for name in Settings.model_fields:
+        section = getattr(settings, name)
+        if isinstance(section, BaseSettings):
+            add(section, section.model_config.get("env_prefix", ""))
+    return rows
