@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -59,6 +60,12 @@ class WorkerConfig:
     partitions (a restarted worker with the same id takes them back at once)."""
 
     def __post_init__(self) -> None:
+        for name in ("app_id", "worker_id"):
+            if not _NAME.fullmatch(getattr(self, name)):
+                raise ValueError(
+                    f"{name} {getattr(self, name)!r} must be letters, digits, '.', '_' or '-' "
+                    "(it names folders, topics and transactional ids)"
+                )
         if self.partitions < 1:
             raise ValueError(f"partitions must be at least 1, not {self.partitions}")
         if not 1 <= self.web_port <= 65535:
@@ -80,6 +87,8 @@ class WorkerConfig:
         """Where this worker's web view answers; other workers route requests here."""
         return f"http://{self.web_host}:{self.web_port}"
 
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 SHIPMENTS_TABLE = "shipments"
 """Name of the table holding one ShipmentState per code."""

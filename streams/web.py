@@ -27,6 +27,8 @@ from streams.store import ShipmentStore
 
 ROUTED_HEADER = "X-Tracecode-Routed-From"
 """Set on a request one worker forwards to another."""
+WORKER_HEADER = "X-Tracecode-Worker"
+"""Set on every answer: the worker that read the state."""
 
 _FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -59,12 +61,14 @@ def install_views(
             ):
                 return self._unavailable(canonical, "its partition is moving between workers")
             state = store.get(partition.partition, canonical)
+            answered_by = {WORKER_HEADER: worker_id}
             if state is None:
                 return self.json(
                     {"error": f"no shipment with code {canonical!r}", "code": canonical},
                     status=404,
+                    headers=answered_by,
                 )
-            return self.json(to_json(state))
+            return self.json(to_json(state), headers=answered_by)
 
         async def _forward(self, owner: URL, canonical: str) -> Response:
             url = owner.with_path(f"/shipments/{canonical}")
@@ -74,8 +78,14 @@ def install_views(
                     url, headers=headers, timeout=_FORWARD_TIMEOUT
                 ) as response:
                     body = await response.read()
+                    headers = {}
+                    if WORKER_HEADER in response.headers:
+                        headers[WORKER_HEADER] = response.headers[WORKER_HEADER]
                     return self.bytes(
-                        body, content_type=response.content_type, status=response.status
+                        body,
+                        content_type=response.content_type,
+                        status=response.status,
+                        headers=headers,
                     )
             except (aiohttp.ClientError, TimeoutError) as error:
                 return self._unavailable(canonical, f"its worker {owner} did not answer: {error}")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from tracecode import __version__
-from tracecode.cli import broker, config, topics
+from tracecode.cli import broker, config, topics, worker
 from tracecode.cli._output import report_error
 from tracecode.errors import TracecodeError
 from tracecode.logs import configure_logging
@@ -50,3 +50,4 @@ def main(ctx: click.Context, verbose: int) -> None:
 main.add_command(broker.broker)
 main.add_command(topics.topics)
 main.add_command(config.config)
+main.add_command(worker.worker)
