@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable
 from typing import Any
 
@@ -21,10 +22,12 @@ from prometheus_client import CollectorRegistry
 from streams.config import SHIPMENTS_TABLE, ProcessingGuarantee, WorkerConfig
 from streams.kafka import broker_urls, credentials
 from streams.metrics import JoinMetrics
+from streams.outputs import OutputSender
 from streams.processor import JoinProcessor
 from streams.sequencer import InputSequencer
+from streams.states import ShipmentStates
 from streams.store import ShipmentStore
-from streams.transactions import JoinApp, OutputSender
+from streams.transactions import JoinApp, JoinConsumer
 from streams.web import install_views
 
 logger = logging.getLogger(__name__)
@@ -46,8 +49,15 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         # The leader topic is only for Faust's leader election, which the worker does not use.
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
-        consumer_group_instance_id=f"{config.app_id}-{config.worker_id}",
+        # Records waiting in the arrival-order merge are never acknowledged until processed;
+        # the consumer commits at revocation and at stop itself (streams.transactions).
+        stream_wait_empty=False,
+        consumer_group_instance_id=_instance_id(config),
         broker_commit_interval=config.commit_interval_s,
+        # Records only become visible when their transaction commits, so batching them for a
+        # while costs no latency; sending each alone costs a request per record.
+        producer_linger=min(0.05, config.commit_interval_s / 4),
+        producer_max_batch_size=1_000_000,
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
         web_host=config.web_host,
@@ -81,7 +91,10 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         table, in_transaction=config.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
     )
     registry = registry if registry is not None else CollectorRegistry()
-    processor = JoinProcessor(config, store, OutputSender(app), JoinMetrics(registry))
+    sender = OutputSender(app)
+    states = ShipmentStates(store, sender, config.topics.scans, config.state_cache_size)
+    processor = JoinProcessor(config, states, sender, JoinMetrics(registry))
+    app.before_commit = processor.write_back
     sequencer = InputSequencer(
         # Ties on the record timestamp: a dispatch before the scans of the same millisecond.
         (config.topics.dispatches, config.topics.scans),
@@ -101,7 +114,7 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
 
     app.timer(min(1.0, config.input_wait_s / 2))(release_waiting)
 
-    install_views(app, store, config.marketplace, config.worker_id)
+    install_views(app, states, store.changelog_topic, config.marketplace, config.worker_id)
     _install_metrics(app, registry)
     return app
 
@@ -118,6 +131,17 @@ async def _gated(app: JoinApp, processing: Awaitable[None]) -> None:
             await processing
 
     await asyncio.shield(locked())
+
+
+def _instance_id(config: WorkerConfig) -> str:
+    """The worker's static group membership, so a restarted worker gets its partitions back
+    without a rebalance.
+
+    Its web address is part of it: Faust's assignor refuses an assignment made for another
+    address, which a restarted static member with a new port would otherwise be handed.
+    """
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", config.web_host)
+    return f"{config.app_id}-{config.worker_id}-{host}-{config.web_port}"
 
 
 class _ConsumerProgress:
@@ -138,6 +162,27 @@ class _ConsumerProgress:
 
     def rebalancing(self) -> bool:
         return bool(self._app.rebalancing)
+
+    def committed(self, tp: TP) -> int | None:
+        offset: int | None = self._consumer()._committed_offset.get(tp)
+        return offset
+
+    async def reread(self) -> None:
+        # Faust's own way back to the committed offsets: stop the fetch loop, seek every
+        # partition (which also resets the offsets below which Faust drops records), resume.
+        consumer = self._consumer()
+        consumer.stop_flow()
+        await consumer.wait_for_stopped_flow()
+        await consumer.perform_seek()
+        consumer.resume_flow()
+
+    def accept_gap(self, tp: TP, first: int, end: int) -> None:
+        self._consumer().accept_gap(tp, first, end)
+
+    def _consumer(self) -> JoinConsumer:
+        consumer = self._app.consumer
+        assert isinstance(consumer, JoinConsumer)
+        return consumer
 
 
 def _install_metrics(app: JoinApp, registry: CollectorRegistry) -> None:

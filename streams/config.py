@@ -52,6 +52,8 @@ class WorkerConfig:
     """Replication factor of the changelog topic the worker creates."""
     commit_interval_s: float = 1.0
     """How often offsets (and, exactly-once, the transactions) are committed."""
+    state_cache_size: int = 4096
+    """Decoded shipment states kept in memory, in front of RocksDB."""
     input_wait_s: float = 5.0
     """How long a record may wait for the co-partitioned partition of the other input topic
     when that one may still hold an earlier record (see streams.merge)."""
@@ -74,6 +76,8 @@ class WorkerConfig:
             raise ValueError("standby_replicas cannot be negative")
         if self.commit_interval_s <= 0:
             raise ValueError("commit_interval_s must be positive")
+        if self.state_cache_size < 0:
+            raise ValueError("state_cache_size cannot be negative")
         if self.input_wait_s <= 0:
             raise ValueError("input_wait_s must be positive")
 

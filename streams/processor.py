@@ -22,9 +22,9 @@ from schemas.validation import validate
 from streams.config import WorkerConfig
 from streams.dead_letters import Stage, dead_letter
 from streams.metrics import JoinMetrics
+from streams.outputs import OutputSender
 from streams.partition import PartitionJoin, Step
-from streams.store import ShipmentStore, encode_state
-from streams.transactions import OutputSender
+from streams.states import ShipmentStates
 from streams.transition import InputEvent
 
 logger = logging.getLogger(__name__)
@@ -50,13 +50,13 @@ class JoinProcessor:
     def __init__(
         self,
         config: WorkerConfig,
-        store: ShipmentStore,
+        states: ShipmentStates,
         sender: OutputSender,
         metrics: JoinMetrics,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._config = config
-        self._store = store
+        self._states = states
         self._sender = sender
         self._metrics = metrics
         self._clock = clock
@@ -76,6 +76,11 @@ class JoinProcessor:
         for partition in self._joins:
             self._metrics.forget_partition(partition)
         self._joins.clear()
+        self._states.forget()
+
+    async def write_back(self) -> None:
+        """Write back the states changed since the last commit (called by the commit)."""
+        await self._states.write_back(self._write_failed)
 
     async def process(self, message: Any) -> None:
         """Process one Faust message of an input topic (any partition, in any context)."""
@@ -103,18 +108,9 @@ class JoinProcessor:
             return
 
         source = TP(message.topic, partition)
-        changelog = self._store.changelog_topic
-        for code, data in records.states:
-            self._store.put(partition, code, data)
-            await self._sender.send(
-                changelog,
-                code.encode(),
-                data,
-                source,
-                partition=partition,
-                on_delivered=self._store.changelog_delivered,
-            )
-        for topic, key, value in records.outputs:
+        for code, state in step.writes.items():
+            self._states.put(partition, code, state, message)
+        for topic, key, value in records:
             await self._sender.send(topic, key, value, source)
         self._metrics.on_step(_kind(record_type, event), step)
         self._metrics.on_partition(partition, self._joins.get(partition))
@@ -122,13 +118,14 @@ class JoinProcessor:
     def _join(self, partition: int) -> PartitionJoin:
         join = self._joins.get(partition)
         if join is None:
-            states = self._store.partition_states(partition)
-            store = self._store
+            states = self._states
 
             def lookup(code: str) -> ShipmentState | None:
-                return store.get(partition, code)
+                return states.get(partition, code)
 
-            join = PartitionJoin.rebuild(self._config.rules, lookup, states)
+            join = PartitionJoin.rebuild(
+                self._config.rules, lookup, states.partition_states(partition)
+            )
             self._joins[partition] = join
             logger.info(
                 "partition index rebuilt",
@@ -139,6 +136,10 @@ class JoinProcessor:
                 },
             )
         return join
+
+    async def _write_failed(self, message: Any, error: Exception) -> None:
+        self._joins.pop(message.partition, None)
+        await self._dead_letter(message, Stage.PROCESS, error, self._clock())
 
     async def _dead_letter(
         self, message: Any, stage: Stage, error: BaseException, now: datetime
@@ -194,28 +195,17 @@ def read_event(
     return event
 
 
-class _Records:
-    __slots__ = ("outputs", "states")
-
-    def __init__(self) -> None:
-        self.states: list[tuple[str, bytes]] = []
-        self.outputs: list[Record] = []
-
-
-def _encode(step: Step, config: WorkerConfig) -> _Records:
-    """Every record a step produces, encoded before anything is sent."""
+def _encode(step: Step, config: WorkerConfig) -> list[Record]:
+    """The output records of a step, encoded before anything is sent."""
     topics = config.topics
-    records = _Records()
-    records.states = [(code, encode_state(state)) for code, state in step.writes.items()]
+    records: list[Record] = []
     for code, transition in step.changes:
         key = code.encode()
         if transition.history is not None:
-            records.outputs.append((topics.history, key, _HISTORY.encode(transition.history)))
+            records.append((topics.history, key, _HISTORY.encode(transition.history)))
         if transition.status_change is not None:
-            records.outputs.append((topics.status, key, _STATUS.encode(transition.status_change)))
-        records.outputs.extend(
-            (topics.alerts, key, _ALERTS.encode(alert)) for alert in transition.alerts
-        )
+            records.append((topics.status, key, _STATUS.encode(transition.status_change)))
+        records.extend((topics.alerts, key, _ALERTS.encode(alert)) for alert in transition.alerts)
     return records
 
 

@@ -4,8 +4,8 @@ The agent hands every record to :meth:`InputSequencer.receive`, which buffers it
 its partition number (:mod:`streams.merge`) and processes whatever the merge releases; each
 record is acknowledged (its offset becomes committable) only once processed. A timer calls
 :meth:`InputSequencer.drain_waiting` to release records that waited too long for the other
-topic, and everything buffered while the group rebalances, so revoked partitions are handed
-over with all their records processed and committed.
+topic. Records still buffered when the partitions are reassigned are dropped, never
+acknowledged: the consumer reads them again from the committed offsets.
 """
 
 from __future__ import annotations
@@ -35,6 +35,15 @@ class InputProgress(Protocol):
 
     def rebalancing(self) -> bool:
         """Whether the group is rebalancing (no new records will be fetched meanwhile)."""
+
+    def committed(self, tp: TP) -> int | None:
+        """The committed offset of ``tp``: the first record this assignment will deliver."""
+
+    async def reread(self) -> None:
+        """Make the consumer deliver every input partition again from its committed offset."""
+
+    def accept_gap(self, tp: TP, first: int, end: int) -> None:
+        """Treat offsets ``first`` to ``end - 1`` of ``tp`` as processed: they hold no record."""
 
 
 @dataclass(slots=True)
@@ -70,6 +79,10 @@ class InputSequencer:
         """Input partitions taken as caught up after the wait for them ran out."""
         self._blocked: dict[int, float] = {}
         """Partitions whose next record waits for another topic, and since when."""
+        self._next: dict[TP, int] = {}
+        """The offset each input partition must deliver next."""
+        self._reseeking: dict[TP, tuple[int, int]] = {}
+        """Input partitions read again after a skip: (offset sought, offset it skipped to)."""
 
     @property
     def buffered(self) -> int:
@@ -81,23 +94,30 @@ class InputSequencer:
         self._check_generation()
         message = event.message
         partition = message.partition
+        tp = TP(message.topic, partition)
+        if not await self._in_sequence(tp, message.offset):
+            return
         merge = self._merges.get(partition)
         if merge is None:
             merge = self._merges[partition] = ArrivalMerge(self._topics)
         timestamp_ms = round((message.timestamp or 0.0) * 1000)
         merge.add(message.topic, timestamp_ms, message.offset, _Pending(message, event.ack))
-        tp = TP(message.topic, partition)
         self._received[tp] = message.offset
         self._quiet.discard(tp)
         await self._drain(partition)
 
     async def drain_waiting(self) -> None:
-        """Process the records that waited too long (all of them while rebalancing)."""
+        """Process the records that waited too long for another topic.
+
+        Nothing is processed while the group rebalances: the records still buffered then are
+        dropped at the new assignment and read again from the committed offsets.
+        """
+        if self._progress.rebalancing():
+            return
         self._check_generation()
-        rebalancing = self._progress.rebalancing()
         now = self._monotonic()
         for partition, since in list(self._blocked.items()):
-            if not rebalancing and now - since < self._max_wait_s:
+            if now - since < self._max_wait_s:
                 continue
             merge = self._merges[partition]
             for topic in merge.idle_topics():
@@ -106,9 +126,9 @@ class InputSequencer:
                 "stopped waiting for an input partition",
                 extra={"partition": partition, "quiet": merge.idle_topics()},
             )
-            await self._drain(partition, everything=rebalancing)
+            await self._drain(partition)
 
-    async def _drain(self, partition: int, everything: bool = False) -> None:
+    async def _drain(self, partition: int) -> None:
         merge = self._merges[partition]
 
         def caught_up(topic: str) -> bool:
@@ -117,7 +137,7 @@ class InputSequencer:
         processed = 0
         while True:
             # Past the buffer limit, order gives way to memory.
-            force = everything or len(merge) > self._buffer_limit
+            force = len(merge) > self._buffer_limit
             pending = merge.pop(caught_up, force)
             if pending is None:
                 break
@@ -128,6 +148,49 @@ class InputSequencer:
             self._blocked.pop(partition, None)
         elif processed or partition not in self._blocked:
             self._blocked[partition] = self._monotonic()
+
+    async def _in_sequence(self, tp: TP, offset: int) -> bool:
+        """Whether ``offset`` is the next record of ``tp``; else read the missing ones again.
+
+        The input topics hold a record at every offset (idempotent producers, no compaction,
+        no transactions), yet Faust's consumer can skip records when it resumes fetching before
+        it seeks to the committed offsets (faust-streaming #216). A skip is never passed over:
+        the consumer reads again from the committed offsets, the records received already are
+        dropped, and offsets that the second read skips again really hold no record.
+        """
+        expected = self._next.get(tp)
+        if expected is None:
+            expected = self._progress.committed(tp)
+        if expected is None or offset == expected:
+            self._reseeking.pop(tp, None)
+            self._next[tp] = offset + 1
+            return True
+        if offset < expected:
+            return False  # delivered again after a seek: received already
+        sought = self._reseeking.get(tp)
+        if sought is not None and sought[0] == expected:
+            if offset != sought[1]:
+                return False  # fetched before the seek took effect
+            logger.warning(
+                "input offsets hold no records",
+                extra={
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "from": expected,
+                    "to": offset,
+                },
+            )
+            self._progress.accept_gap(tp, expected, offset)
+            self._reseeking.pop(tp)
+            self._next[tp] = offset + 1
+            return True
+        logger.warning(
+            "the consumer skipped input records: reading them again",
+            extra={"topic": tp.topic, "partition": tp.partition, "from": expected, "to": offset},
+        )
+        self._reseeking[tp] = (expected, offset)
+        await self._progress.reread()
+        return False
 
     def _caught_up(self, topic: str, partition: int) -> bool:
         tp = TP(topic, partition)
@@ -150,4 +213,6 @@ class InputSequencer:
         self._received.clear()
         self._quiet.clear()
         self._blocked.clear()
+        self._next.clear()
+        self._reseeking.clear()
         self._processor.reset()

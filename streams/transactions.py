@@ -1,4 +1,4 @@
-"""Exactly-once on Faust: the transport classes that close the gaps of Faust's own EOS.
+"""Exactly-once on Faust: the app and transport classes that close the gaps of Faust's own EOS.
 
 Faust (faust-streaming 0.15) runs one transactional producer per assigned partition number,
 with the transactional id ``{app id}-{topic group}-{partition}``, and commits each producer's
@@ -6,19 +6,23 @@ transaction together with the offsets of its input partitions. Left alone it is 
 for this worker (docs/architecture.md, "Exactly-once"):
 
 - ``Topic.send`` picks the transactional id from the *destination* partition and the topic
-  group of the destination topic, which only subscribed topics have: sends to the status,
-  history, alerts and dead-letter topics either fail or leave through the plain,
-  non-transactional producer (faust-streaming issue #177).
+  group of the destination topic, which only subscribed topics have: records for the status,
+  history, alerts and dead-letter topics leave through the plain, non-transactional producer
+  (faust-streaming issue #177).
 - Table writes reach Kafka through Faust's producer buffer, which the transactional commit does
-  not drain, and the commit runs in its own task: it can cut an event in two, committing its
-  state change without its outputs or the reverse.
+  not drain, and the commit runs in its own task: it can cut an event in two.
+- Faust commits only the transactions of partitions with new acknowledged offsets, and skips a
+  partition whose producer is gone with a warning.
 - The persisted changelog offsets are recorded per changelog partition but looked up per input
   partition on commit, so under exactly-once they are never written.
+- ``App.in_transaction`` is cached the first time it is read, from ``in_worker``, which Faust's
+  ``Worker`` sets only when it starts.
 
-The worker therefore sends every record of an event itself, through the transactional producer
-of the event's input partition (:class:`OutputSender`), and processes each event while holding
-:attr:`JoinApp.commit_gate`, which :class:`GatedTransactionManager` also takes around every
-commit: a transaction always holds whole events.
+So the worker sends every record of an event itself, through the transactional producer of the
+event's input partition (:class:`streams.outputs.OutputSender`); it processes each event
+holding :attr:`JoinApp.commit_gate`, which :class:`JoinConsumer` takes around every commit, so a
+transaction holds whole events; and the commit first writes back the states the events changed
+(:attr:`JoinApp.before_commit`), then commits every transaction that has records.
 """
 
 from __future__ import annotations
@@ -29,15 +33,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import KafkaError, ProducerFenced
 from faust.exceptions import ProducerSendError
 from faust.tables.manager import TableManager
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, ProcessingGuarantee, RecordMetadata
-from faust.types.transports import TransportT
+from faust.types.transports import TPorTopicSet, TransportT
 
 logger = logging.getLogger(__name__)
+
+
+async def _nothing() -> None:
+    return None
 
 
 class JoinApp(faust.App):
@@ -46,8 +54,10 @@ class JoinApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.commit_gate = asyncio.Lock()
-        """Held while an event is processed and while offsets commit, so neither cuts into
+        """Held while an event is processed and while a commit runs, so neither cuts into
         the other."""
+        self.before_commit: Callable[[], Awaitable[None]] = _nothing
+        """Called (gate held) at the start of every commit: writes back the changed states."""
         self.open_transactions: dict[str, int] = {}
         """Transactional ids that sent records since their last commit, with their input
         partition."""
@@ -56,12 +66,7 @@ class JoinApp(faust.App):
 
     @property
     def in_transaction(self) -> bool:
-        """Whether processing is exactly-once, as configured.
-
-        Faust caches this on first access and derives it from ``in_worker``, which its
-        ``Worker`` sets only when it starts: reading it while building the app would fix it to
-        ``False`` and silently turn exactly-once off for the consumer and the producers.
-        """
+        """Whether processing is exactly-once, as configured (not cached, see above)."""
         guarantee: Any = self.conf.processing_guarantee  # typed as the enum class by Faust
         return bool(guarantee == ProcessingGuarantee.EXACTLY_ONCE)
 
@@ -74,14 +79,70 @@ class JoinApp(faust.App):
         return f"{self.conf.id}-{group}-{source.partition}"
 
 
-class GatedTransactionManager(TransactionManager):
-    """Commits between events only, every open transaction, then records changelog offsets.
+class JoinConsumer(aiokafka_driver.Consumer):
+    """Commits between events only, after writing back the changed states.
 
-    Faust commits only the transactions of partitions with new acknowledged offsets; an event
-    processed but not yet acknowledged (the commit ran between its end and its ack, or the
-    worker is stopping) would leave its records in a transaction nobody commits. Committing
-    every transaction that sent records, with whatever offsets are ready, keeps each event's
-    records whole; the event itself is then read again and ignored as a duplicate.
+    At-least-once flushes the outputs before the states: a state change becomes durable only
+    after everything it caused was delivered, so an event whose state change was lost in a crash
+    is processed again and its outputs are sent again, never lost.
+    """
+
+    async def commit(
+        self, topics: TPorTopicSet | None = None, start_new_transaction: bool = True
+    ) -> bool:
+        app = self.app
+        assert isinstance(app, JoinApp)
+        async with app.commit_gate:
+            try:
+                if not app.in_transaction:
+                    await app.producer.flush()
+                await app.before_commit()
+                committed = await super().commit(
+                    topics, start_new_transaction=start_new_transaction
+                )
+                if app.open_transactions:
+                    # Records of events whose offsets were committed already (read again
+                    # after a stop): commit them too, rather than leave them open.
+                    await self.transactions.commit({}, start_new_transaction)
+            except BaseException:
+                app.commit_failed = True
+                raise
+        return bool(committed)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Commit what was processed before partitions go, then let Faust revoke them.
+
+        The worker runs with ``stream_wait_empty`` off: Faust would otherwise wait, before
+        revoking, until every record handed to the agent is acknowledged, which records
+        waiting in :mod:`streams.merge` never are until more arrive; and without it Faust
+        commits nothing at revocation. Records not processed yet are read again by the
+        partitions' next owner, in the same order.
+        """
+        self.stop_flow()
+        await self.commit_and_end_transactions()
+        await super().on_partitions_revoked(revoked)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Ignore the offsets Faust would take as processed when records arrive with a jump.
+
+        The worker's input topics hold a record at every offset, so a jump means records were
+        skipped, not that there are none; :mod:`streams.sequencer` reads them again and accepts
+        a gap (:meth:`accept_gap`) only where a second read finds no record either.
+        """
+
+    def accept_gap(self, tp: TP, first: int, end: int) -> None:
+        """Take offsets ``first`` to ``end - 1`` of ``tp`` as processed (they hold no record)."""
+        self._gap[tp].addi(first, end)
+        self._gap[tp].merge_overlaps()
+
+
+class GatedTransactionManager(TransactionManager):
+    """Commits every open transaction with the offsets ready, then records changelog offsets.
+
+    Runs inside :meth:`JoinConsumer.commit`, gate held. An event processed but not yet
+    acknowledged leaves records in its transaction and no offset to commit: committing every
+    transaction that sent records keeps each event's records whole, and the event itself is read
+    again after a stop and ignored as a duplicate.
     """
 
     async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
@@ -89,51 +150,50 @@ class GatedTransactionManager(TransactionManager):
         assert isinstance(app, JoinApp)
         producer = self.producer
         assert isinstance(producer, CheckedProducer)
-        async with app.commit_gate:
-            by_transaction: dict[str, dict[TP, int]] = {
-                transactional_id: {} for transactional_id in app.open_transactions
-            }
-            partitions = set(app.open_transactions.values())
-            for tp, offset in offsets.items():
-                by_transaction.setdefault(app.transactional_id(tp), {})[tp] = offset
-                partitions.add(tp.partition)
-            # One transaction per partition: commit them side by side, not one after another.
-            transactions = sorted(by_transaction.items())
-            results = await asyncio.gather(
-                *(
-                    producer.commit_transaction_with(
-                        transactional_id, tp_offsets, app.conf.id, start_new_transaction
-                    )
-                    for transactional_id, tp_offsets in transactions
-                ),
-                return_exceptions=True,
-            )
-            errors = [result for result in results if isinstance(result, BaseException)]
-            for (transactional_id, _), result in zip(transactions, results, strict=True):
-                if not isinstance(result, BaseException):
-                    app.open_transactions.pop(transactional_id, None)
-            if errors:
-                app.commit_failed = True
-                fenced = next((e for e in errors if isinstance(e, ProducerFenced)), None)
-                if fenced is None:
-                    raise errors[0]
-                # Another worker owns these partitions now: this one must stop, uncommitted.
-                logger.error("transactional producer fenced", extra={"error": str(fenced)})
-                await app.crash(fenced)
-                return False
-            # Faust keys the pending persisted offsets by changelog partition but looks them up
-            # by input partition; the changelog partition of input partition p is p.
-            tables = app.tables
-            assert isinstance(tables, TableManager)
-            for table in tables.values():
-                topic = table.changelog_topic.get_topic_name()
-                for partition in partitions:
-                    tables.on_commit_tp(TP(topic, partition))
+        by_transaction: dict[str, dict[TP, int]] = {
+            transactional_id: {} for transactional_id in app.open_transactions
+        }
+        partitions = set(app.open_transactions.values())
+        for tp, offset in offsets.items():
+            by_transaction.setdefault(app.transactional_id(tp), {})[tp] = offset
+            partitions.add(tp.partition)
+        # One transaction per partition: commit them side by side, not one after another.
+        transactions = sorted(by_transaction.items())
+        results = await asyncio.gather(
+            *(
+                producer.commit_transaction_with(
+                    transactional_id, tp_offsets, app.conf.id, start_new_transaction
+                )
+                for transactional_id, tp_offsets in transactions
+            ),
+            return_exceptions=True,
+        )
+        errors = [result for result in results if isinstance(result, BaseException)]
+        for (transactional_id, _), result in zip(transactions, results, strict=True):
+            if not isinstance(result, BaseException):
+                app.open_transactions.pop(transactional_id, None)
+        if errors:
+            app.commit_failed = True
+            fenced = next((e for e in errors if isinstance(e, ProducerFenced)), None)
+            if fenced is None:
+                raise errors[0]
+            # Another worker owns these partitions now: this one must stop, uncommitted.
+            logger.error("transactional producer fenced", extra={"error": str(fenced)})
+            await app.crash(fenced)
+            return False
+        # Faust keys the pending persisted offsets by changelog partition but looks them up by
+        # input partition; the changelog partition of input partition p is p.
+        tables = app.tables
+        assert isinstance(tables, TableManager)
+        for table in tables.values():
+            topic = table.changelog_topic.get_topic_name()
+            for partition in partitions:
+                tables.on_commit_tp(TP(topic, partition))
         return True
 
 
 class CheckedProducer(aiokafka_driver.Producer):
-    """Faust's aiokafka producer with delivery failures surfaced and strict commits."""
+    """Faust's aiokafka producer: direct sends, delivery failures surfaced, strict commits."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -143,22 +203,41 @@ class CheckedProducer(aiokafka_driver.Producer):
         self.failures: list[BaseException] = []
         """Records the broker did not take (the worker must not report a clean stop)."""
 
-    def watch(
+    async def send_record(
         self,
-        delivery: Awaitable[RecordMetadata],
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        partition: int | None,
+        transactional_id: str | None,
         on_delivered: Callable[[RecordMetadata], None] | None = None,
     ) -> None:
-        """Remember the failure of ``delivery`` for :meth:`flush` to raise; else call back."""
+        """Queue a record on the producer of ``transactional_id`` (or the plain one).
+
+        Unlike Faust's ``send`` it takes no per-transaction lock and fires no signal per record:
+        the commit gate already keeps sends and commits apart. Returns once the record is
+        queued; a failed delivery is remembered for :meth:`flush` to raise.
+        """
+        if transactional_id is None:
+            producer = self._ensure_producer()
+        else:
+            producer = self._transaction_producers.get(transactional_id)
+            if producer is None:
+                raise ProducerSendError(f"no transactional producer {transactional_id!r}")
+        try:
+            delivery = await producer.send(topic, value, key=key, partition=partition)
+        except KafkaError as error:
+            raise ProducerSendError(f"cannot send to {topic}: {error!r}") from error
 
         def done(future: asyncio.Future[RecordMetadata]) -> None:
             if future.cancelled():
-                self.failures.append(asyncio.CancelledError("delivery cancelled"))
+                self.failures.append(asyncio.CancelledError(f"delivery to {topic} cancelled"))
             elif (exception := future.exception()) is not None:
                 self.failures.append(exception)
             elif on_delivered is not None:
                 on_delivered(future.result())
 
-        asyncio.ensure_future(delivery).add_done_callback(done)
+        delivery.add_done_callback(done)
 
     async def flush(self) -> None:
         """Wait for every record sent so far; raise if any of them could not be delivered.
@@ -181,20 +260,12 @@ class CheckedProducer(aiokafka_driver.Producer):
         group_id: str,
         start_new_transaction: bool,
     ) -> None:
-        """Commit one transaction with ``offsets`` (maybe none); raise on any failure.
-
-        Faust's own ``commit_transactions`` skips a missing producer with a warning, which
-        would silently drop the transaction's records.
-        """
+        """Commit one transaction with ``offsets`` (maybe none); raise on any failure."""
         lock = self._trn_locks.get(transactional_id)
-        if lock is None:
+        producer = self._transaction_producers.get(transactional_id)
+        if lock is None or producer is None:
             raise ProducerSendError(f"no transactional producer {transactional_id!r} to commit")
         async with lock:
-            producer = self._transaction_producers.get(transactional_id)
-            if producer is None:
-                raise ProducerSendError(
-                    f"transactional producer {transactional_id!r} stopped before its commit"
-                )
             if offsets:
                 await producer.send_offsets_to_transaction(offsets, group_id)
             await producer.commit_transaction()
@@ -205,37 +276,6 @@ class CheckedProducer(aiokafka_driver.Producer):
 class JoinTransport(aiokafka_driver.Transport):
     """Faust's aiokafka transport with the classes above."""
 
+    Consumer = JoinConsumer
     Producer = CheckedProducer
     TransactionManager = GatedTransactionManager
-
-
-class OutputSender:
-    """Sends an event's records; under exactly-once inside its input partition's transaction."""
-
-    def __init__(self, app: JoinApp) -> None:
-        self._app = app
-
-    async def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        source: TP,
-        partition: int | None = None,
-        on_delivered: Callable[[RecordMetadata], None] | None = None,
-    ) -> None:
-        """Hand one record to the producer; returns once it is queued, not delivered.
-
-        ``partition`` ``None`` lets the producer partition by key (murmur2, like the
-        producers of the input topics); ``on_delivered`` is called with the record's
-        metadata once the broker has it.
-        """
-        producer = self._app.producer
-        assert isinstance(producer, CheckedProducer)
-        transactional_id = self._app.transactional_id(source) if self._app.in_transaction else None
-        delivery = await producer.send(
-            topic, key, value, partition, None, None, transactional_id=transactional_id
-        )
-        producer.watch(delivery, on_delivered)
-        if transactional_id is not None:
-            self._app.open_transactions[transactional_id] = source.partition

@@ -23,7 +23,7 @@ from yarl import URL
 from schemas.codes import MarketplaceFormat, parse_code
 from schemas.errors import InvalidCodeError
 from streams.config import SHIPMENTS_TABLE
-from streams.store import ShipmentStore
+from streams.states import ShipmentStates
 
 ROUTED_HEADER = "X-Tracecode-Routed-From"
 """Set on a request one worker forwards to another."""
@@ -34,7 +34,11 @@ _FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 def install_views(
-    app: faust.App, store: ShipmentStore, marketplace: MarketplaceFormat, worker_id: str
+    app: faust.App,
+    states: ShipmentStates,
+    changelog_topic: str,
+    marketplace: MarketplaceFormat,
+    worker_id: str,
 ) -> None:
     """Add ``/shipments/{code}``, ``/health`` and ``/health/live`` to ``app``'s web server."""
 
@@ -55,12 +59,12 @@ def install_views(
                     return self._unavailable(canonical, "no worker owns its partition yet")
                 if not _same_node(owner, URL(str(app.conf.canonical_url))):
                     return await self._forward(owner, canonical)
-            partition = app.producer.key_partition(store.changelog_topic, canonical.encode())
-            if not is_ready(app) or TP(store.changelog_topic, partition.partition) not in (
+            partition = app.producer.key_partition(changelog_topic, canonical.encode())
+            if not is_ready(app) or TP(changelog_topic, partition.partition) not in (
                 app.assignor.assigned_actives()
             ):
                 return self._unavailable(canonical, "its partition is moving between workers")
-            state = store.get(partition.partition, canonical)
+            state = states.get(partition.partition, canonical)
             answered_by = {WORKER_HEADER: worker_id}
             if state is None:
                 return self.json(
@@ -101,7 +105,7 @@ def install_views(
     class HealthView(View):
         async def get(self, request: Request) -> Response:
             ready = is_ready(app)
-            topics = {store.changelog_topic}
+            topics = {changelog_topic}
             partitions = sorted(
                 tp.partition for tp in app.assignor.assigned_actives() if tp.topic in topics
             )

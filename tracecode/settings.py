@@ -148,6 +148,9 @@ class WorkerSettings(BaseSettings):
     commit_interval: float = Field(
         1.0, gt=0, description="Seconds between commits (offsets, transactions)."
     )
+    state_cache_size: int = Field(
+        4096, ge=0, description="Decoded shipment states kept in memory in front of RocksDB."
+    )
     input_wait: float = Field(
         5.0,
         gt=0,
@@ -302,6 +305,7 @@ class Settings(BaseSettings):
                 standby_replicas=worker.standby_replicas,
                 replication_factor=self.topics.replication_factor,
                 commit_interval_s=worker.commit_interval,
+                state_cache_size=worker.state_cache_size,
                 input_wait_s=worker.input_wait,
                 session_timeout_s=worker.session_timeout,
             )

@@ -186,6 +186,16 @@ def comparable(value: Any) -> Any:
     return to_json(value)
 
 
+def differences(actual: Any, expected: Any) -> dict[str, tuple[Any, Any]]:
+    """The top-level fields in which two comparable states differ."""
+    actual, expected = comparable(actual), comparable(expected)
+    return {
+        key: (actual.get(key), expected.get(key))
+        for key in sorted(set(actual) | set(expected))
+        if actual.get(key) != expected.get(key)
+    }
+
+
 class WorkerProcess:
     """One ``tracecode worker`` process with its own id, web port and data folder."""
 

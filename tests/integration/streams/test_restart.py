@@ -14,8 +14,8 @@ from tests.integration.streams.conftest import WorkerFactory
 from tests.integration.streams.simulation import publish_simulation
 from tests.integration.streams.support import (
     WorkerProcess,
-    comparable,
     decoded,
+    differences,
     read_topic,
     reference_join,
     wait_until_idle,
@@ -50,27 +50,29 @@ def test_a_worker_stopped_and_killed_mid_run_ends_like_a_clean_run(
     simulation = publish_simulation(kafka, topics, SHIPMENTS, seed=5)
     events = simulation.event_count
 
-    first = worker().start()
-    first.wait_ready()
-    wait_for_progress(first, events / 4)
-    assert first.stop(signal.SIGTERM) == 0
+    # One worker, stopped and started again with the same id, port and state folder.
+    joined = worker().start()
+    joined.wait_ready()
+    wait_for_progress(joined, events / 4)
+    assert joined.stop(signal.SIGTERM) == 0
 
-    second = worker().start()
-    second.wait_ready()
-    wait_for_progress(second, events / 4)  # counted since its own start
-    second.stop(signal.SIGKILL)
+    joined.start()
+    joined.wait_ready()
+    wait_for_progress(joined, events / 4)  # counted since this start
+    joined.stop(signal.SIGKILL)
 
-    third = worker().start()
-    third.wait_ready()
+    joined.start()
+    joined.wait_ready()
     wait_until_idle(kafka, group, topics)
-    log = third.log.read_text()
+    log = joined.log.read_text()
+    assert log.count("worker stopped") == 1  # the killed one never got to say it
     assert "rebuilding the tables from the changelog" in log
 
     reference = reference_join(kafka, topics)
     for code, state in reference.states.items():
-        status, body = third.get(f"/shipments/{quote(code, safe='')}")
+        status, body = joined.get(f"/shipments/{quote(code, safe='')}")
         assert status == 200, code
-        assert comparable(body) == comparable(state), code
+        assert not differences(body, state), (code, differences(body, state))
 
     status_records = list(
         decoded(read_topic(kafka, topics.status), RecordType.SHIPMENT_STATUS_CHANGED)

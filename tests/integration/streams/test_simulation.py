@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import quote
 
 from producers.simulator import HardCase
-
 from schemas.kafka import KafkaConnection
 from schemas.records import RecordType
 from schemas.topics import TopicNames
@@ -68,8 +67,12 @@ def test_every_shipment_joins_like_the_reference_and_raises_its_alerts(
     alerts: dict[str, list[Any]] = defaultdict(list)
     for alert in decoded(read_topic(kafka, topics.alerts), RecordType.SHIPMENT_ALERT):
         alerts[alert["code"]].append(alert)
-    assert {c: sorted(comparable(a) for a in v) for c, v in alerts.items()} == {
-        c: sorted(comparable(a) for a in v) for c, v in reference.alerts.items() if v
+
+    def by_id(found: list[Any]) -> list[Any]:
+        return sorted((comparable(alert) for alert in found), key=lambda a: a["alert_id"])
+
+    assert {code: by_id(found) for code, found in alerts.items()} == {
+        code: by_id(found) for code, found in reference.alerts.items() if found
     }
     missing, unexpected = [], []
     for code, truth in simulation.truth.items():

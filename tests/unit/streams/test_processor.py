@@ -23,6 +23,7 @@ from streams.dead_letters import Stage
 from streams.metrics import JoinMetrics
 from streams.partition import PartitionJoin
 from streams.processor import JoinProcessor
+from streams.states import ShipmentStates
 from streams.store import encode_state
 from tests.unit.streams.test_transition import NOW, dispatch, scan
 
@@ -67,6 +68,9 @@ class FakeStore:
     def changelog_delivered(self, metadata: Any) -> None:
         raise AssertionError("the fake sender delivers nothing")
 
+    def stored(self, partition: int, code: str) -> ShipmentState | None:
+        return self.get(partition, code)
+
 
 class FakeSender:
     def __init__(self) -> None:
@@ -102,9 +106,10 @@ class Harness:
         self.sender = FakeSender()
         self.registry = CollectorRegistry()
         self.offset = 0
+        self.states = ShipmentStates(self.store, self.sender, TOPICS.scans)  # type: ignore[arg-type]
         self.processor = JoinProcessor(
             config,
-            self.store,  # type: ignore[arg-type]
+            self.states,
             self.sender,  # type: ignore[arg-type]
             JoinMetrics(self.registry),
             clock=lambda: NOW,
@@ -114,6 +119,9 @@ class Harness:
         self.offset += 1
         message = Message(topic, partition, self.offset, key, value)
         asyncio.run(self.processor.process(message))
+
+    def commit(self) -> None:
+        asyncio.run(self.processor.write_back())
 
     def metric(self, name: str, **labels: str) -> float:
         value = self.registry.get_sample_value(name, labels)
@@ -133,18 +141,23 @@ def test_the_test_events_are_valid() -> None:
     validate(RecordType.SELLER_DISPATCH, DISPATCHES.decode(a_dispatch()))
 
 
-def test_an_event_writes_its_state_and_changelog_and_sends_its_outputs() -> None:
+def test_outputs_go_at_once_and_the_state_once_per_commit() -> None:
     harness = Harness()
     harness.feed(TOPICS.dispatches, CODE.encode(), a_dispatch(), partition=3)
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 2), partition=3)
+    assert harness.sender.to(CHANGELOG) == []
+    assert not harness.store.data
+    harness.commit()
 
     changelog = harness.sender.to(CHANGELOG)
-    assert [record["partition"] for record in changelog] == [3, 3]
+    assert [record["partition"] for record in changelog] == [3]
     assert all(record["key"] == CODE.encode() for record in harness.sender.sent)
     assert {record["source"] for record in harness.sender.sent} == {
         TP(TOPICS.dispatches, 3),
         TP(TOPICS.scans, 3),
     }
+    harness.commit()
+    assert len(harness.sender.to(CHANGELOG)) == 1  # nothing changed since
     state = codec_for(RecordType.SHIPMENT_STATE).decode(changelog[-1]["value"])
     assert harness.store.data[3][CODE] == changelog[-1]["value"]
     assert state["sub_status"] == SubStatus.PICKED_UP
@@ -164,8 +177,10 @@ def test_an_event_writes_its_state_and_changelog_and_sends_its_outputs() -> None
 def test_a_redelivered_event_sends_nothing() -> None:
     harness = Harness()
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 2))
+    harness.commit()
     sent = len(harness.sender.sent)
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 2))
+    harness.commit()
     assert len(harness.sender.sent) == sent
     assert harness.metric("tracecode_streams_events_total", kind="SCAN", outcome="duplicate") == 1
 
@@ -198,6 +213,7 @@ def test_a_bad_record_becomes_a_dead_letter_with_its_origin_and_nothing_else(
 ) -> None:
     harness = Harness()
     harness.feed(topic, key, value, partition=2)
+    harness.commit()
     (letter,) = dead_letters(harness)
     assert (letter["topic"], letter["partition"], letter["offset"]) == (topic, 2, 1)
     assert (letter["key"], letter["value"]) == (key, value)
@@ -234,6 +250,7 @@ def test_a_join_failure_is_dead_lettered_and_the_partition_keeps_going(
     monkeypatch.setattr(PartitionJoin, "process", broken)
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e2", 2))
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e3", 3, SubStatus.ARRIVED_AT_FACILITY))
+    harness.commit()
     (letter,) = dead_letters(harness)
     assert (letter["stage"], letter["error_class"], letter["offset"]) == (
         "process",
@@ -248,6 +265,7 @@ def test_a_join_failure_is_dead_lettered_and_the_partition_keeps_going(
 def test_after_a_rebalance_the_index_is_rebuilt_from_the_table() -> None:
     harness = Harness()
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 1))
+    harness.commit()
     # Another worker moved the partition on while it was away: its state is newer.
     state = harness.store.get(0, CODE)
     assert state is not None
@@ -259,3 +277,29 @@ def test_after_a_rebalance_the_index_is_rebuilt_from_the_table() -> None:
 
 def test_the_dead_letter_stages_are_the_contract_stages() -> None:
     assert {stage.value for stage in Stage} == DEAD_LETTER_STAGES
+
+
+def test_a_rebalance_before_the_changes_were_written_back_is_a_bug() -> None:
+    harness = Harness()
+    harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 1))
+    with pytest.raises(RuntimeError, match="never written back"):
+        harness.processor.reset()
+
+
+def test_a_state_that_cannot_be_encoded_is_not_written_and_its_record_is_dead_lettered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    harness = Harness()
+    harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 1))
+    harness.commit()
+    harness.feed(TOPICS.scans, CODE.encode(), a_scan("e2", 2))
+
+    def broken(state: Any) -> bytes:
+        raise ValueError("not encodable")
+
+    monkeypatch.setattr("streams.states.encode_state", broken)
+    harness.commit()
+    (letter,) = dead_letters(harness)
+    assert (letter["stage"], letter["offset"]) == ("process", 2)
+    state = harness.states.get(0, CODE)
+    assert state is not None and [s["event_id"] for s in state["scans"]] == ["e1"]

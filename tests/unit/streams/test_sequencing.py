@@ -111,6 +111,9 @@ class Progress:
         self.gen = 1
         self.marks: dict[TP, int] = {}
         self.is_rebalancing = False
+        self.commits: dict[TP, int] = {}
+        self.rereads = 0
+        self.gaps: list[tuple[TP, int, int]] = []
 
     def generation(self) -> int:
         return self.gen
@@ -120,6 +123,15 @@ class Progress:
 
     def rebalancing(self) -> bool:
         return self.is_rebalancing
+
+    def committed(self, tp: TP) -> int | None:
+        return self.commits.get(tp)
+
+    async def reread(self) -> None:
+        self.rereads += 1
+
+    def accept_gap(self, tp: TP, first: int, end: int) -> None:
+        self.gaps.append((tp, first, end))
 
 
 class Processor:
@@ -175,9 +187,7 @@ def test_records_wait_for_the_other_topic_then_go_in_arrival_order() -> None:
     assert seq.buffered == 0
 
 
-def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_everything_goes_on_rebalance() -> (
-    None
-):
+def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_nothing_goes_in_a_rebalance() -> None:
     progress, processor, clock = Progress(), Processor(), Clock()
     progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 4}
     seq = sequencer(progress, processor, clock)
@@ -191,10 +201,11 @@ def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_everything_goes_on
     assert processor.seen == ["scans@7", "scans@8"]  # quiet until it delivers again
 
     asyncio.run(seq.receive(Event(Message("dispatches", 1, 0, 1.0))))
-    assert processor.seen[-1] == "scans@8"
     progress.is_rebalancing = True
+    clock.now = 60.0
     asyncio.run(seq.drain_waiting())
-    assert processor.seen[-1] == "dispatches@0"
+    assert processor.seen[-1] == "scans@8"
+    assert seq.buffered == 1
 
 
 def test_a_new_assignment_drops_what_is_buffered_and_resets_the_join() -> None:
@@ -216,3 +227,31 @@ def test_past_the_buffer_limit_order_gives_way() -> None:
     for offset in range(4):
         asyncio.run(seq.receive(Event(Message("scans", 0, offset, 1.0))))
     assert processor.seen == ["scans@0"]
+
+
+def test_records_the_consumer_skipped_are_read_again_and_real_gaps_accepted() -> None:
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 100, TP("dispatches", 0): 0}
+    progress.commits = {TP("scans", 0): 10}
+    seq = sequencer(progress, processor, clock)
+
+    def receive(offset: int) -> None:
+        asyncio.run(seq.receive(Event(Message("scans", 0, offset, 1.0 + offset / 1000))))
+
+    receive(10)
+    receive(11)
+    receive(15)  # 12-14 skipped: read again from 12
+    assert progress.rereads == 1
+    receive(16)  # fetched before the seek took effect
+    receive(11)  # read again from the committed offset: received already
+    receive(12)
+    receive(13)
+    receive(14)
+    receive(15)
+    receive(13)  # delivered twice
+    assert processor.seen == [f"scans@{offset}" for offset in range(10, 16)]
+    receive(20)  # 16-19 skipped
+    receive(20)  # read again: 16-19 hold no record
+    assert progress.rereads == 2
+    assert progress.gaps == [(TP("scans", 0), 16, 20)]
+    assert processor.seen[-1] == "scans@20"
