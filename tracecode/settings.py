@@ -20,8 +20,10 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from producers.config import Compression, ProducerConfig
 from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
 from schemas.topics import TopicNames
+from sinks.config import ClickHouseTarget, RetryPolicy, SinkConfig
 from streams.config import ProcessingGuarantee, WorkerConfig
 from streams.transition import Rules
 from tracecode.broker import BrokerConfig
@@ -112,6 +114,87 @@ class TopicsSettings(BaseSettings):
     )
     dead_letter_retention_hours: int = Field(
         720, ge=-1, description="Retention of the dead letters; -1: forever."
+    )
+
+
+class SinkSettings(BaseSettings):
+    """The ClickHouse sink (``tracecode sink``) and the analyst queries (``tracecode query``)."""
+
+    model_config = _section_config("SINK")
+
+    dsn: str | None = Field(
+        None,
+        description="ClickHouse target: chdb:///folder (embedded chDB) or http(s)://host:port "
+        "(a server); default: chDB in <TRACECODE_DATA_DIR>/clickhouse.",
+    )
+    database: str = Field("tracecode", description="ClickHouse database of the tables.")
+    user: str | None = Field(None, description="ClickHouse user (server targets).")
+    password: SecretStr | None = Field(None, description="ClickHouse password (server targets).")
+    group_id: str = Field("tracecode-sink", description="Consumer group of the sink.")
+    batch_max_rows: int = Field(
+        10_000, ge=1, description="A partition's batch is written once it holds this many rows."
+    )
+    batch_max_age: float = Field(
+        1.0, gt=0, description="...or once its first row has waited this many seconds."
+    )
+    retry_initial: float = Field(
+        0.5, gt=0, description="Seconds before the first retry of a failed insert."
+    )
+    retry_max: float = Field(
+        30.0, gt=0, description="Longest wait between retries (backoff doubles up to it)."
+    )
+    ttl_days: int = Field(
+        0, ge=0, description="Days events, dispatches and alerts are kept; 0: forever."
+    )
+    manage_schema: bool = Field(
+        True,
+        description="Apply migrations and TTL at start; false when operators apply "
+        "deploy/clickhouse/cluster.sql.",
+    )
+    query_port: int = Field(
+        8124,
+        ge=0,
+        le=65535,
+        description="Read-only query endpoint of a running sink on 127.0.0.1 (embedded "
+        "store only); 0: off.",
+    )
+    metrics_port: int = Field(
+        9464, ge=0, le=65535, description="Prometheus /metrics of the sink on 127.0.0.1; 0: off."
+    )
+    shutdown_timeout: float = Field(
+        30.0, gt=0, description="Seconds a stopping sink keeps trying to write what it holds."
+    )
+    session_timeout: float = Field(
+        45.0,
+        ge=6,
+        description="Seconds without a heartbeat before a crashed sink's partitions move to "
+        "another sink of the group.",
+    )
+
+
+class ProducerSettings(BaseSettings):
+    """How events are published (``tracecode simulate``, ``tracecode ingest``)."""
+
+    model_config = _section_config("PRODUCER")
+
+    compression: Compression = Field(
+        "zstd", description="Batch compression: none, gzip, snappy, lz4 or zstd."
+    )
+    linger_ms: float = Field(
+        20.0, ge=0, description="Milliseconds a batch may wait for more events before it is sent."
+    )
+    batch_size: int = Field(1_000_000, ge=1, description="Largest batch per partition, in bytes.")
+    queue_max_messages: int = Field(
+        200_000, ge=1, description="Events queued locally before sending waits for deliveries."
+    )
+    delivery_timeout_ms: int = Field(
+        120_000,
+        ge=1,
+        description="Milliseconds an event may take to be acknowledged (retries included) "
+        "before it is reported as not delivered.",
+    )
+    validate_records: bool = Field(
+        True, description="Check every record against the validation rules before sending it."
     )
 
 
@@ -207,6 +290,8 @@ class Settings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
+    producer: ProducerSettings = Field(default_factory=ProducerSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @field_validator("data_dir", "cache_dir")
@@ -224,6 +309,8 @@ class Settings(BaseSettings):
         # Build each component config once so a bad combination fails at load time.
         self.kafka_connection()
         self.topics_config()
+        self.producer_config()
+        self.sink_config()
         self.worker_config()
         return self
 
@@ -256,6 +343,23 @@ class Settings(BaseSettings):
             stop_timeout=self.broker.stop_timeout,
         )
 
+    def producer_config(self, client_id: str = "tracecode-producer") -> ProducerConfig:
+        """The producer's config (``client_id`` names the publishing command in broker logs)."""
+        try:
+            return ProducerConfig(
+                connection=self.kafka_connection(),
+                topics=self.topic_names(),
+                client_id=client_id,
+                compression=self.producer.compression,
+                linger_ms=self.producer.linger_ms,
+                batch_size=self.producer.batch_size,
+                queue_max_messages=self.producer.queue_max_messages,
+                delivery_timeout_ms=self.producer.delivery_timeout_ms,
+                validate=self.producer.validate_records,
+            )
+        except ValueError as error:
+            raise ValueError(f"producer settings (TRACECODE_PRODUCER_*): {error}") from error
+
     def topic_names(self) -> TopicNames:
         """The topic names, with the configured prefix."""
         return TopicNames().with_prefix(self.topics.prefix)
@@ -273,6 +377,40 @@ class Settings(BaseSettings):
             )
         except ValueError as error:
             raise ValueError(f"topic settings (TRACECODE_TOPICS_*): {error}") from error
+
+    def clickhouse_target(self) -> ClickHouseTarget:
+        """Where the sink writes and the queries read."""
+        password = self.sink.password
+        try:
+            return ClickHouseTarget(
+                dsn=self.sink.dsn or f"chdb://{self.data_dir / 'clickhouse'}",
+                database=self.sink.database,
+                username=self.sink.user,
+                password=password.get_secret_value() if password else None,
+            )
+        except ValueError as error:
+            raise ValueError(f"sink settings (TRACECODE_SINK_*): {error}") from error
+
+    def sink_config(self) -> SinkConfig:
+        """The sink's config."""
+        try:
+            return SinkConfig(
+                kafka=self.kafka_connection(),
+                topics=self.topic_names(),
+                clickhouse=self.clickhouse_target(),
+                group_id=self.sink.group_id,
+                batch_max_rows=self.sink.batch_max_rows,
+                batch_max_age=self.sink.batch_max_age,
+                retry=RetryPolicy(initial=self.sink.retry_initial, maximum=self.sink.retry_max),
+                ttl_days=self.sink.ttl_days,
+                manage_schema=self.sink.manage_schema,
+                query_port=self.sink.query_port or None,
+                metrics_port=self.sink.metrics_port or None,
+                session_timeout=self.sink.session_timeout,
+                shutdown_timeout=self.sink.shutdown_timeout,
+            )
+        except ValueError as error:
+            raise ValueError(f"sink settings (TRACECODE_SINK_*): {error}") from error
 
     def worker_config(
         self, worker_id: str | None = None, web_port: int | None = None

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from producers.config import ProducerConfig
 from producers.core import EventProducer
 from producers.simulator import Simulation, SimulationConfig, simulate
-
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
 
