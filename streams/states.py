@@ -98,6 +98,7 @@ class ShipmentStates:
                 partition=partition,
                 on_delivered=self._store.changelog_delivered,
             )
+        self._trim()
 
     def forget(self) -> None:
         """Drop the cached states (partitions were reassigned); changes must be written back."""
@@ -108,8 +109,11 @@ class ShipmentStates:
     def _remember(self, key: Key, state: ShipmentState) -> None:
         self._cache[key] = state
         self._cache.move_to_end(key)
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self._cache) > self._capacity:
-            oldest, _ = next(iter(self._cache.items()))
+            oldest = next(iter(self._cache))
             if oldest in self._changed:
                 break  # changed states stay until written back
             del self._cache[oldest]

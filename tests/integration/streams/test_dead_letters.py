@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from confluent_kafka import Producer
 
 from schemas.codec import codec_for
@@ -29,8 +30,9 @@ def good_events(code: str, index: int) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+@pytest.mark.parametrize("guarantee", ["exactly_once", "at_least_once"])
 def test_bad_records_go_to_the_dead_letters_with_their_origin_and_the_rest_is_applied(
-    kafka: KafkaConnection, topics: TopicNames, group: str, worker: WorkerFactory
+    kafka: KafkaConnection, topics: TopicNames, group: str, worker: WorkerFactory, guarantee: str
 ) -> None:
     producer = Producer({**kafka.librdkafka_config(), "partitioner": "murmur2_random"})
     origins: dict[str, tuple[str, int, int]] = {}
@@ -96,7 +98,7 @@ def test_bad_records_go_to_the_dead_letters_with_their_origin_and_the_rest_is_ap
     assert producer.flush(30) == 0
     assert len(origins) == len(bad)
 
-    joined = worker().start()
+    joined = worker(TRACECODE_WORKER_PROCESSING_GUARANTEE=guarantee).start()
     joined.wait_ready()
     wait_until_idle(kafka, group, topics)
 
@@ -120,3 +122,4 @@ def test_bad_records_go_to_the_dead_letters_with_their_origin_and_the_rest_is_ap
         assert state["sub_status"] == "DEPARTED_FACILITY"
     metrics = joined.metrics()
     assert 'tracecode_streams_dead_letters_total{stage="decode"' in metrics
+    assert joined.get("/health")[1]["processing_guarantee"] == guarantee
