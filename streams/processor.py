@@ -1,8 +1,8 @@
-"""What the worker does with one input record: decode, validate, join, persist, emit.
+"""What the worker does with one input record: decode, validate, join, emit.
 
-Every record of an event (state changelog, history, status change, alerts, dead letter) is
-handed to the producer without waiting for its delivery: delivery is awaited once per commit,
-by the commit itself, never per event.
+The records an event causes (history, status change, alerts, dead letter) are handed to the
+producer without waiting for their delivery, and the states it changes are written back at the
+next commit (:mod:`streams.states`): delivery is awaited once per commit, never per event.
 """
 
 from __future__ import annotations
