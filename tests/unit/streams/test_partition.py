@@ -169,3 +169,15 @@ def test_a_late_event_whose_rule_is_already_due_fires_at_once() -> None:
     step = join.process(for_code(scan("late", 1, SubStatus.PICKED_UP), CODES[0]), NOW)
     fired = {alert["kind"] for _, t in step.changes for alert in t.alerts}
     assert "UNKNOWN_CODE" in fired  # first scan at hour 1, grace 24 h, stream time hour 100
+
+
+@settings(max_examples=300, deadline=None)
+@given(partition_traffic(), st.integers(0, 24 * 80))
+def test_a_tick_leaves_nothing_due_at_its_stream_time(events: list[InputEvent], hours: int) -> None:
+    """The index relies on it: after a tick at T, the next due time lies after T."""
+    states, _, _ = run(events)
+    at = T0 + timedelta(hours=hours)
+    for state in states.values():
+        ticked = tick(state, at, RULES, NOW)
+        due = next_due(ticked.state, RULES)
+        assert due is None or due > at
