@@ -10,11 +10,13 @@ from tracecode import __version__
 from tracecode.cli import (
     broker,
     config,
+    demo,
     epcis,
     ingest,
     query,
     simulate,
     sink,
+    status,
     topics,
     track,
     worker,
@@ -68,3 +70,5 @@ main.add_command(sink.sink)
 main.add_command(query.query)
 main.add_command(worker.worker)
 main.add_command(track.track)
+main.add_command(demo.demo)
+main.add_command(status.status)
