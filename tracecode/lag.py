@@ -220,10 +220,25 @@ class KafkaOffsets:
             try:
                 return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
             except KafkaException as error:
-                # Right after a topic is created its partitions may have no leader yet.
-                if not error.args[0].retriable() or time.monotonic() > deadline:
+                if not _transient(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+
+_NO_LEADER_YET = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+
+
+def _transient(error: KafkaException) -> bool:
+    # Right after a topic is created its partitions may have no leader yet, and librdkafka
+    # does not mark every such answer of an admin request as retriable.
+    reason = error.args[0]
+    return bool(reason.retriable() or reason.code() in _NO_LEADER_YET)
 
 
 def _count(
