@@ -68,7 +68,6 @@ def demo_env(data_dir: Path) -> dict[str, str]:
         **os.environ,
         "TRACECODE_DATA_DIR": str(data_dir),
         "TRACECODE_TOPICS_PREFIX": prefix,
-        "TRACECODE_SINK_GROUP_ID": prefix + "sink",
         "TRACECODE_WORKER_WEB_PORT": str(port),
         "TRACECODE_SINK_QUERY_PORT": str(port + 2),
         "TRACECODE_SINK_METRICS_PORT": str(port + 3),

@@ -29,23 +29,14 @@ def status(settings: Settings) -> None:
     console.print(_services(settings))
     topics = settings.topic_names()
     connection = settings.kafka_connection()
+    groups = [
+        ("workers", settings.worker_config().app_id, [topics.scans, topics.dispatches]),
+        ("sink", settings.sink_config().group_id, [topics.history, topics.status, topics.alerts]),
+    ]
     offsets = KafkaOffsets(connection, timeout=5.0)
     try:
         with offsets:
-            lags = [
-                (
-                    "workers",
-                    offsets.group_lag(
-                        settings.worker_config().app_id, [topics.scans, topics.dispatches]
-                    ),
-                ),
-                (
-                    "sink",
-                    offsets.group_lag(
-                        settings.sink.group_id, [topics.history, topics.status, topics.alerts]
-                    ),
-                ),
-            ]
+            lags = [(who, offsets.group_lag(group, read)) for who, group, read in groups]
             console.print(_lag_table(offsets, lags))
             dead, exact = offsets.records([topics.dead_letters])
     except KafkaException as error:
