@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,17 @@ def test_configuration_doc_lists_every_setting(monkeypatch: pytest.MonkeyPatch) 
     ]
 
     assert missing == [], f"add these settings to docs/configuration.md: {missing}"
+
+
+def test_links_between_documents_resolve() -> None:
+    root = DOCS.parent
+    broken = []
+    for document in [root / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", document.read_text()):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue  # a URL, or an anchor in the same document
+            path = (document.parent / target.split("#", 1)[0]).resolve()
+            if not path.exists():
+                broken.append(f"{document.relative_to(root)}: {target}")
+
+    assert broken == []
