@@ -35,3 +35,21 @@ def test_links_between_documents_resolve() -> None:
                 broken.append(f"{document.relative_to(root)}: {target}")
 
     assert broken == []
+
+
+def test_documented_settings_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(DOCS)
+    known = {row.env_var for row in describe_settings(load_settings())}
+    root = DOCS.parent
+    unknown = set()
+    for document in [root / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for name in re.findall(r"TRACECODE_[A-Z0-9_]*[A-Z0-9]", document.read_text()):
+            # A section's prefix stands for its settings, e.g. TRACECODE_TOPICS_*.
+            if (
+                name == "TRACECODE_NAME"
+            ):  # configuration.md: "a section NAME reads TRACECODE_NAME_*"
+                continue
+            if name not in known and not any(k.startswith(name + "_") for k in known):
+                unknown.add(f"{document.name}: {name}")
+
+    assert sorted(unknown) == []
