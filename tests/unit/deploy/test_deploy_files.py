@@ -270,10 +270,23 @@ def test_deploy_uses_only_real_settings() -> None:
     assert not unknown, f"not settings of tracecode.settings: {sorted(unknown)}"
 
 
+def readme_commands() -> list[list[str]]:
+    """`tracecode ...` command lines in the code blocks of deploy/'s READMEs."""
+    commands = []
+    for readme in DEPLOY.rglob("README.md"):
+        for block in re.findall(r"```\w*\n(.*?)```", readme.read_text(), re.S):
+            for line in block.splitlines():
+                match = re.match(r"\s*(?:[A-Z_]+=\S+\s+)*tracecode\s+(.*)", line)
+                if match:
+                    commands.append(match.group(1).split("#")[0].split())
+    return commands
+
+
 def test_commands_exist_in_the_cli() -> None:
     commands = [s["command"] for s in tracecode_services().values()]
     commands += [container["args"] for _, container in tracecode_containers()]
-    assert len(commands) >= 8
+    commands += readme_commands()
+    assert len(commands) >= 12
     for args in commands:
         command: click.Command = main
         for token in args:
