@@ -1,5 +1,8 @@
 """GS1 Core Business Vocabulary (CBV 2.0) steps and dispositions, mapped to the status model.
 
+Also the other CBV vocabularies EPCIS events use (business transaction types, source and
+destination types, error reasons), which EPCIS capture validates with :func:`cbv_term`.
+
 EPCIS capture maps each event's ``bizStep`` and ``disposition`` to a :class:`SubStatus` with
 :func:`sub_status_for`; the EPCIS export goes the other way with :data:`CBV_FOR_SUB_STATUS`.
 Terms may be written in any of the three forms EPCIS documents use: the bare word
@@ -100,10 +103,52 @@ DISPOSITIONS: frozenset[str] = frozenset(
 )
 """The 33 standard dispositions of CBV 2.0."""
 
-_PREFIXES = {
-    "bizStep": ("urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"),
-    "disposition": ("urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-"),
+BIZ_TRANSACTION_TYPES: frozenset[str] = frozenset(
+    {
+        "bol",
+        "cert",
+        "desadv",
+        "inv",
+        "pedigree",
+        "po",
+        "poc",
+        "prodorder",
+        "recadv",
+        "rma",
+        "testprd",
+        "testres",
+        "upevt",
+    }
+)
+"""The 13 standard business transaction types of CBV 2.0 (``bizTransactionList[].type``)."""
+
+SOURCE_DESTINATION_TYPES: frozenset[str] = frozenset(
+    {"owning_party", "possessing_party", "location"}
+)
+"""The standard source/destination types of CBV 2.0."""
+
+ERROR_REASONS: frozenset[str] = frozenset({"did_not_occur", "incorrect_data"})
+"""The standard reasons of an EPCIS ``errorDeclaration``."""
+
+CbvKind = Literal["bizStep", "disposition", "bizTransactionType", "sourceDestType", "errorReason"]
+"""The CBV vocabularies an EPCIS event's fields draw on."""
+
+_VOCABULARIES: dict[CbvKind, tuple[frozenset[str], str, str]] = {
+    "bizStep": (BIZ_STEPS, "urn:epcglobal:cbv:bizstep:", "https://ref.gs1.org/cbv/BizStep-"),
+    "disposition": (DISPOSITIONS, "urn:epcglobal:cbv:disp:", "https://ref.gs1.org/cbv/Disp-"),
+    "bizTransactionType": (
+        BIZ_TRANSACTION_TYPES,
+        "urn:epcglobal:cbv:btt:",
+        "https://ref.gs1.org/cbv/BTT-",
+    ),
+    "sourceDestType": (
+        SOURCE_DESTINATION_TYPES,
+        "urn:epcglobal:cbv:sdt:",
+        "https://ref.gs1.org/cbv/SDT-",
+    ),
+    "errorReason": (ERROR_REASONS, "urn:epcglobal:cbv:er:", "https://ref.gs1.org/cbv/ER-"),
 }
+"""Each vocabulary's terms, CBV 1.x URN prefix and CBV 2.0 web URI prefix."""
 
 BIZ_STEP_SUB_STATUS: dict[str, SubStatus] = {
     "accepting": SubStatus.PICKED_UP,
@@ -177,14 +222,14 @@ CBV_FOR_SUB_STATUS: dict[SubStatus, tuple[str, str | None]] = {
 """The CBV business step and disposition an EPCIS export writes for each sub-status."""
 
 
-def cbv_term(value: str, kind: Literal["bizStep", "disposition"]) -> str | None:
-    """The bare CBV word of ``value`` (``kind`` is ``"bizStep"`` or ``"disposition"``) in any of
-    its three forms, or ``None`` when it is not a standard CBV 2.0 term (e.g. a company's own
-    URI, which EPCIS allows)."""
-    vocabulary = BIZ_STEPS if kind == "bizStep" else DISPOSITIONS
+def cbv_term(value: str, kind: CbvKind) -> str | None:
+    """The bare CBV word of ``value`` in vocabulary ``kind``, in any of its three forms, or
+    ``None`` when it is not a standard CBV 2.0 term (e.g. a company's own URI, which EPCIS
+    allows)."""
+    vocabulary, *prefixes = _VOCABULARIES[kind]
     if value in vocabulary:
         return value
-    for prefix in _PREFIXES[kind]:
+    for prefix in prefixes:
         if value.startswith(prefix) and value[len(prefix) :] in vocabulary:
             return value[len(prefix) :]
     return None

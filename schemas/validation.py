@@ -111,7 +111,7 @@ class _Rules:
                 )
 
     def carrier(self, value: str | None, field: str) -> None:
-        if value is not None and not _CARRIER.fullmatch(value):
+        if value is not None and not is_carrier_slug(value):
             raise self.fail(
                 field, "carrier-slug", f"{value!r} is not a lower-case slug like 'cainiao'"
             )
@@ -342,6 +342,11 @@ _VALIDATORS: dict[RecordType, Callable[[Mapping[str, Any], _Rules], None]] = {
     RecordType.DEAD_LETTER: _dead_letter,
     RecordType.SHIPMENT_STATE: _shipment_state,
 }
+
+
+def is_carrier_slug(value: str) -> bool:
+    """Whether ``value`` may name a carrier: a lower-case slug like ``cainiao``."""
+    return _CARRIER.fullmatch(value) is not None
 
 
 def validate(

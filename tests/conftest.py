@@ -7,6 +7,7 @@ own broker code and stops it when the session ends.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
+from sinks.config import ClickHouseTarget
 from tests.helpers import RUN_ID, unique
 from tracecode.broker import LocalBroker
 from tracecode.settings import Settings, load_settings
@@ -77,3 +79,19 @@ def topic_names() -> TopicNames:
 @pytest.fixture
 def group_id() -> str:
     return unique("test-group")
+
+
+@pytest.fixture(scope="session")
+def chdb_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one chDB data folder of the test session.
+
+    chDB hosts a single engine per process, bound to one folder: every test that opens chDB
+    in the pytest process shares this folder and isolates itself by database.
+    """
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def clickhouse_target(chdb_folder: Path) -> ClickHouseTarget:
+    """An embedded target with a database of its own."""
+    return ClickHouseTarget(dsn=f"chdb://{chdb_folder}", database=f"test_{uuid.uuid4().hex[:12]}")

@@ -428,8 +428,8 @@ class LocalBroker:
             libs,
             "kafka.tools.StorageTool",
             "format",
-            "--cluster-id",
-            cluster_id,
+            # One argument: a random id may start with "-", which would read as an option.
+            f"--cluster-id={cluster_id}",
             "--config",
             str(self._properties_file),
             "--ignore-formatted",

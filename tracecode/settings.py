@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from producers.config import Compression, ProducerConfig
 from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
 from schemas.topics import TopicNames
+from sinks.config import ClickHouseTarget, RetryPolicy, SinkConfig
 from tracecode.broker import BrokerConfig
 from tracecode.errors import TracecodeError
 from tracecode.topics import TopicsConfig
@@ -113,6 +114,61 @@ class TopicsSettings(BaseSettings):
     )
 
 
+class SinkSettings(BaseSettings):
+    """The ClickHouse sink (``tracecode sink``) and the analyst queries (``tracecode query``)."""
+
+    model_config = _section_config("SINK")
+
+    dsn: str | None = Field(
+        None,
+        description="ClickHouse target: chdb:///folder (embedded chDB) or http(s)://host:port "
+        "(a server); default: chDB in <TRACECODE_DATA_DIR>/clickhouse.",
+    )
+    database: str = Field("tracecode", description="ClickHouse database of the tables.")
+    user: str | None = Field(None, description="ClickHouse user (server targets).")
+    password: SecretStr | None = Field(None, description="ClickHouse password (server targets).")
+    group_id: str = Field("tracecode-sink", description="Consumer group of the sink.")
+    batch_max_rows: int = Field(
+        10_000, ge=1, description="A partition's batch is written once it holds this many rows."
+    )
+    batch_max_age: float = Field(
+        1.0, gt=0, description="...or once its first row has waited this many seconds."
+    )
+    retry_initial: float = Field(
+        0.5, gt=0, description="Seconds before the first retry of a failed insert."
+    )
+    retry_max: float = Field(
+        30.0, gt=0, description="Longest wait between retries (backoff doubles up to it)."
+    )
+    ttl_days: int = Field(
+        0, ge=0, description="Days events, dispatches and alerts are kept; 0: forever."
+    )
+    manage_schema: bool = Field(
+        True,
+        description="Apply migrations and TTL at start; false when operators apply "
+        "deploy/clickhouse/cluster.sql.",
+    )
+    query_port: int = Field(
+        8124,
+        ge=0,
+        le=65535,
+        description="Read-only query endpoint of a running sink on 127.0.0.1 (embedded "
+        "store only); 0: off.",
+    )
+    metrics_port: int = Field(
+        9464, ge=0, le=65535, description="Prometheus /metrics of the sink on 127.0.0.1; 0: off."
+    )
+    shutdown_timeout: float = Field(
+        30.0, gt=0, description="Seconds a stopping sink keeps trying to write what it holds."
+    )
+    session_timeout: float = Field(
+        45.0,
+        ge=6,
+        description="Seconds without a heartbeat before a crashed sink's partitions move to "
+        "another sink of the group.",
+    )
+
+
 class ProducerSettings(BaseSettings):
     """How events are published (``tracecode simulate``, ``tracecode ingest``)."""
 
@@ -164,6 +220,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
     producer: ProducerSettings = Field(default_factory=ProducerSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
 
     @field_validator("data_dir", "cache_dir")
     @classmethod
@@ -181,6 +238,7 @@ class Settings(BaseSettings):
         self.kafka_connection()
         self.topics_config()
         self.producer_config()
+        self.sink_config()
         return self
 
     def kafka_connection(self) -> KafkaConnection:
@@ -246,6 +304,40 @@ class Settings(BaseSettings):
             )
         except ValueError as error:
             raise ValueError(f"topic settings (TRACECODE_TOPICS_*): {error}") from error
+
+    def clickhouse_target(self) -> ClickHouseTarget:
+        """Where the sink writes and the queries read."""
+        password = self.sink.password
+        try:
+            return ClickHouseTarget(
+                dsn=self.sink.dsn or f"chdb://{self.data_dir / 'clickhouse'}",
+                database=self.sink.database,
+                username=self.sink.user,
+                password=password.get_secret_value() if password else None,
+            )
+        except ValueError as error:
+            raise ValueError(f"sink settings (TRACECODE_SINK_*): {error}") from error
+
+    def sink_config(self) -> SinkConfig:
+        """The sink's config."""
+        try:
+            return SinkConfig(
+                kafka=self.kafka_connection(),
+                topics=self.topic_names(),
+                clickhouse=self.clickhouse_target(),
+                group_id=self.sink.group_id,
+                batch_max_rows=self.sink.batch_max_rows,
+                batch_max_age=self.sink.batch_max_age,
+                retry=RetryPolicy(initial=self.sink.retry_initial, maximum=self.sink.retry_max),
+                ttl_days=self.sink.ttl_days,
+                manage_schema=self.sink.manage_schema,
+                query_port=self.sink.query_port or None,
+                metrics_port=self.sink.metrics_port or None,
+                session_timeout=self.sink.session_timeout,
+                shutdown_timeout=self.sink.shutdown_timeout,
+            )
+        except ValueError as error:
+            raise ValueError(f"sink settings (TRACECODE_SINK_*): {error}") from error
 
 
 def load_settings() -> Settings:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from tracecode import __version__
-from tracecode.cli import broker, config, ingest, simulate, topics
+from tracecode.cli import broker, config, epcis, ingest, query, simulate, sink, topics
 from tracecode.cli._output import report_error
 from tracecode.errors import TracecodeError
 from tracecode.logs import configure_logging
@@ -52,3 +52,6 @@ main.add_command(topics.topics)
 main.add_command(config.config)
 main.add_command(simulate.simulate_command)
 main.add_command(ingest.ingest)
+ingest.ingest.add_command(epcis.epcis)
+main.add_command(sink.sink)
+main.add_command(query.query)

@@ -30,10 +30,12 @@ from tracecode.settings import Settings
 
 @click.group()
 def ingest() -> None:
-    """Publish events from files: JSON lines of scans or dispatches, CSV of dispatches.
+    """Publish events from files: JSON lines of scans or dispatches, CSV of dispatches,
+    EPCIS 2.0 documents.
 
     Each bad line is reported with its number and reason and skipped; the exit status is 1
-    when any line was rejected. FILE may be - for stdin. docs/ingest.md describes the formats.
+    when any line was rejected. FILE may be - for stdin. docs/ingest.md describes the formats,
+    docs/epcis.md the EPCIS capture (a document is taken or rejected as a whole).
     """
 
 

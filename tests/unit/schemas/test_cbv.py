@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.cbv import cbv_term, sub_status_for
+from schemas.cbv import CbvKind, cbv_term, sub_status_for
 from schemas.status import SubStatus
 
 
@@ -18,6 +18,23 @@ def test_non_cbv_terms_are_not_cbv() -> None:
     assert cbv_term("https://example.com/bizStep/inspecting", "bizStep") is None
     assert cbv_term("urn:epcglobal:cbv:disp:shipping", "disposition") is None
     assert cbv_term("in_transport", "disposition") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "term"),
+    [
+        ("bol", "bizTransactionType", "bol"),
+        ("urn:epcglobal:cbv:btt:desadv", "bizTransactionType", "desadv"),
+        ("https://ref.gs1.org/cbv/SDT-possessing_party", "sourceDestType", "possessing_party"),
+        ("urn:epcglobal:cbv:sdt:location", "sourceDestType", "location"),
+        ("https://ref.gs1.org/cbv/ER-did_not_occur", "errorReason", "did_not_occur"),
+        ("place", "sourceDestType", None),
+        ("https://ref.gs1.org/cbv/BTT-po", "sourceDestType", None),
+        ("urn:epcglobal:cbv:er:typo", "errorReason", None),
+    ],
+)
+def test_the_other_epcis_vocabularies(value: str, kind: CbvKind, term: str | None) -> None:
+    assert cbv_term(value, kind) == term
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from schemas.codes import MarketplaceFormat, marketplace_code
 from schemas.errors import InvalidRecordError
 from schemas.records import RecordType
-from schemas.validation import COUNTRIES, validate
+from schemas.validation import COUNTRIES, is_carrier_slug, validate
 
 from .samples import CODE, SAMPLES
 
@@ -227,3 +227,19 @@ def test_country_list_is_iso_3166_plus_kosovo() -> None:
     assert {"CN", "BR", "DE", "US", "GB", "SS", "CW", "XK"} <= COUNTRIES
     assert not {"UK", "EU", "XX", "cn", "CHN"} & COUNTRIES
     assert len(COUNTRIES) == 250
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("cainiao", True),
+        ("dhl-express", True),
+        ("4px", True),
+        ("DHL", False),
+        ("", False),
+        ("-dhl", False),
+        ("a b", False),
+    ],
+)
+def test_carrier_slugs(value: str, valid: bool) -> None:
+    assert is_carrier_slug(value) is valid
