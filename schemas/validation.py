@@ -39,7 +39,7 @@ MIN_UTC_OFFSET_MINUTES = -12 * 60
 MAX_UTC_OFFSET_MINUTES = 14 * 60
 """Real UTC offsets run from UTC-12:00 (Baker Island) to UTC+14:00 (Line Islands)."""
 
-DEAD_LETTER_STAGES = frozenset({"decode", "validate"})
+DEAD_LETTER_STAGES = frozenset({"decode", "validate", "process"})
 
 _CARRIER = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _POSTAL_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{0,9}")

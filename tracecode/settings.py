@@ -13,6 +13,7 @@ secrets (``SecretStr`` fields) masked.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,8 @@ from producers.config import Compression, ProducerConfig
 from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
 from schemas.topics import TopicNames
 from sinks.config import ClickHouseTarget, RetryPolicy, SinkConfig
+from streams.config import ProcessingGuarantee, WorkerConfig
+from streams.transition import Rules
 from tracecode.broker import BrokerConfig
 from tracecode.errors import TracecodeError
 from tracecode.topics import TopicsConfig
@@ -195,6 +198,74 @@ class ProducerSettings(BaseSettings):
     )
 
 
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+class WorkerSettings(BaseSettings):
+    """A streams worker (``tracecode worker``): the join and its web view."""
+
+    model_config = _section_config("WORKER")
+
+    id: str = Field(
+        "worker-1",
+        pattern=_NAME,
+        description="This worker's name in its group (its static membership and state folder).",
+    )
+    group: str = Field(
+        "tracecode-streams",
+        pattern=_NAME,
+        description="Consumer group of the workers sharing the partitions, after the topic "
+        "prefix; also names the changelog topic and the transactional ids.",
+    )
+    web_host: str = Field(
+        "127.0.0.1", description="Address the web view listens on; other workers route to it."
+    )
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of this worker's web view.")
+    processing_guarantee: ProcessingGuarantee = Field(
+        ProcessingGuarantee.EXACTLY_ONCE,
+        description="exactly_once (Kafka transactions) or at_least_once.",
+    )
+    standby_replicas: int = Field(
+        0, ge=0, description="Warm copies of each partition's table on other workers."
+    )
+    commit_interval: float = Field(
+        1.0, gt=0, description="Seconds between commits (offsets, transactions)."
+    )
+    state_cache_size: int = Field(
+        4096, ge=0, description="Decoded shipment states kept in memory in front of RocksDB."
+    )
+    input_wait: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a record waits for the other input topic's partition when that "
+        "one may hold an earlier record.",
+    )
+    session_timeout: float = Field(
+        30.0,
+        ge=6,
+        le=90,
+        description="Seconds without heartbeat before the group gives a worker's partitions to "
+        "the others.",
+    )
+    stall_hours: float = Field(
+        72.0, gt=0, description="In transit with no scan this long: stalled."
+    )
+    dispatch_sla_hours: float = Field(
+        48.0, gt=0, description="Dispatched with no carrier scan this long: SLA breach."
+    )
+    unknown_code_grace_hours: float = Field(
+        24.0, gt=0, description="Scanned but not dispatched this long: unknown code."
+    )
+    expire_days: float = Field(30.0, gt=0, description="No event this long: tracking expires.")
+    clone_speed_kmh: float = Field(
+        1000.0, gt=0, description="Faster than this between two scans: a suspected clone."
+    )
+    clone_min_distance_km: float = Field(
+        500.0, ge=0, description="Shorter moves are never taken for clones (coordinate noise)."
+    )
+    max_scans: int = Field(64, ge=2, description="Scans kept per shipment; older ones are folded.")
+
+
 class Settings(BaseSettings):
     """All tracecode settings."""
 
@@ -221,6 +292,7 @@ class Settings(BaseSettings):
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
     producer: ProducerSettings = Field(default_factory=ProducerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @field_validator("data_dir", "cache_dir")
     @classmethod
@@ -239,6 +311,7 @@ class Settings(BaseSettings):
         self.topics_config()
         self.producer_config()
         self.sink_config()
+        self.worker_config()
         return self
 
     def kafka_connection(self) -> KafkaConnection:
@@ -338,6 +411,44 @@ class Settings(BaseSettings):
             )
         except ValueError as error:
             raise ValueError(f"sink settings (TRACECODE_SINK_*): {error}") from error
+
+    def worker_config(
+        self, worker_id: str | None = None, web_port: int | None = None
+    ) -> WorkerConfig:
+        """A streams worker's config; ``worker_id`` and ``web_port`` override the settings."""
+        worker = self.worker
+        worker_id = worker_id or worker.id
+        group = self.topics.prefix + worker.group
+        rules = Rules(
+            max_scans=worker.max_scans,
+            clone_speed_kmh=worker.clone_speed_kmh,
+            clone_min_distance_km=worker.clone_min_distance_km,
+            stall_after=timedelta(hours=worker.stall_hours),
+            dispatch_sla=timedelta(hours=worker.dispatch_sla_hours),
+            unknown_code_grace=timedelta(hours=worker.unknown_code_grace_hours),
+            expire_after=timedelta(days=worker.expire_days),
+        )
+        try:
+            return WorkerConfig(
+                kafka=self.kafka_connection(),
+                topics=self.topic_names(),
+                state_dir=self.data_dir / "streams" / group / worker_id,
+                partitions=self.topics.partitions,
+                rules=rules,
+                app_id=group,
+                worker_id=worker_id,
+                web_host=worker.web_host,
+                web_port=web_port or worker.web_port,
+                processing_guarantee=worker.processing_guarantee,
+                standby_replicas=worker.standby_replicas,
+                replication_factor=self.topics.replication_factor,
+                commit_interval_s=worker.commit_interval,
+                state_cache_size=worker.state_cache_size,
+                input_wait_s=worker.input_wait,
+                session_timeout_s=worker.session_timeout,
+            )
+        except ValueError as error:
+            raise ValueError(f"worker settings (TRACECODE_WORKER_*): {error}") from error
 
 
 def load_settings() -> Settings:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from tracecode import __version__
-from tracecode.cli import broker, config, epcis, ingest, query, simulate, sink, topics
+from tracecode.cli import broker, config, epcis, ingest, query, simulate, sink, topics, worker
 from tracecode.cli._output import report_error
 from tracecode.errors import TracecodeError
 from tracecode.logs import configure_logging
@@ -55,3 +55,4 @@ main.add_command(ingest.ingest)
 ingest.ingest.add_command(epcis.epcis)
 main.add_command(sink.sink)
 main.add_command(query.query)
+main.add_command(worker.worker)

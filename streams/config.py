@@ -1,0 +1,98 @@
+"""The worker's configuration: a plain value the shell builds from the settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from schemas.codes import DEFAULT_MARKETPLACE_FORMAT, MarketplaceFormat
+from schemas.kafka import KafkaConnection
+from schemas.topics import TopicNames
+from streams.transition import Rules
+
+
+class ProcessingGuarantee(StrEnum):
+    """How input offsets, state changes and outputs are committed together."""
+
+    EXACTLY_ONCE = "exactly_once"
+    """Kafka transactions: an event's state change, outputs and offset commit atomically."""
+    AT_LEAST_ONCE = "at_least_once"
+    """Outputs are flushed before offsets commit; a crash may repeat some outputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """Everything one ``tracecode worker`` process needs.
+
+    Workers with the same :attr:`app_id` form one consumer group and share the partitions;
+    each needs its own :attr:`worker_id`, web port and :attr:`state_dir`.
+    """
+
+    kafka: KafkaConnection
+    topics: TopicNames
+    state_dir: Path
+    """This worker's own folder for its RocksDB tables (never shared between workers)."""
+    partitions: int
+    """Partition count of the input topics; the changelog topic gets the same."""
+    rules: Rules = field(default_factory=Rules)
+    marketplace: MarketplaceFormat = DEFAULT_MARKETPLACE_FORMAT
+    """The deployment's marketplace code format (validation and the web view)."""
+    app_id: str = "tracecode-streams"
+    """Consumer group id; also prefixes the changelog topic and the transactional ids."""
+    worker_id: str = "worker-1"
+    """Names this worker within the group (its static group membership)."""
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
+    standby_replicas: int = 0
+    """Other workers keeping a warm copy of each partition's table, for fast failover."""
+    replication_factor: int = 1
+    """Replication factor of the changelog topic the worker creates."""
+    commit_interval_s: float = 1.0
+    """How often offsets (and, exactly-once, the transactions) are committed."""
+    state_cache_size: int = 4096
+    """Decoded shipment states kept in memory, in front of RocksDB."""
+    input_wait_s: float = 5.0
+    """How long a record may wait for the co-partitioned partition of the other input topic
+    when that one may still hold an earlier record (see streams.merge)."""
+    session_timeout_s: float = 30.0
+    """How long the group waits for a worker that stopped heartbeating before moving its
+    partitions (a restarted worker with the same id takes them back at once)."""
+
+    def __post_init__(self) -> None:
+        for name in ("app_id", "worker_id"):
+            if not _NAME.fullmatch(getattr(self, name)):
+                raise ValueError(
+                    f"{name} {getattr(self, name)!r} must be letters, digits, '.', '_' or '-' "
+                    "(it names folders, topics and transactional ids)"
+                )
+        if self.partitions < 1:
+            raise ValueError(f"partitions must be at least 1, not {self.partitions}")
+        if not 1 <= self.web_port <= 65535:
+            raise ValueError(f"web_port {self.web_port} is not a TCP port")
+        if self.standby_replicas < 0:
+            raise ValueError("standby_replicas cannot be negative")
+        if self.commit_interval_s <= 0:
+            raise ValueError("commit_interval_s must be positive")
+        if self.state_cache_size < 0:
+            raise ValueError("state_cache_size cannot be negative")
+        if self.input_wait_s <= 0:
+            raise ValueError("input_wait_s must be positive")
+
+    @property
+    def changelog_topic(self) -> str:
+        """Name of the ``shipments`` table's changelog topic (Faust's naming)."""
+        return f"{self.app_id}-{SHIPMENTS_TABLE}-changelog"
+
+    @property
+    def web_url(self) -> str:
+        """Where this worker's web view answers; other workers route requests here."""
+        return f"http://{self.web_host}:{self.web_port}"
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+SHIPMENTS_TABLE = "shipments"
+"""Name of the table holding one ShipmentState per code."""

@@ -1,0 +1,45 @@
+"""Dead letters: an input record the join cannot use, with where it came from and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from schemas.records import DeadLetter, KafkaHeader
+
+
+class Stage(StrEnum):
+    """Where a record failed (``DeadLetter.stage``)."""
+
+    DECODE = "decode"
+    """The bytes are not a record of the topic's type."""
+    VALIDATE = "validate"
+    """A readable record that breaks a rule (or whose key is not its canonical code)."""
+    PROCESS = "process"
+    """A valid record the join failed on: a bug, kept out of the way of the partition."""
+
+
+def dead_letter(
+    message: Any, stage: Stage, error: BaseException, failed_at: datetime
+) -> DeadLetter:
+    """The dead letter for a Faust ``message`` (topic, partition, offset, key, value, headers)."""
+    timestamp = message.timestamp
+    return {
+        "topic": message.topic,
+        "partition": message.partition,
+        "offset": message.offset,
+        "timestamp": datetime.fromtimestamp(timestamp, UTC) if timestamp else None,
+        "key": message.key,
+        "value": message.value,
+        "headers": _headers(message.headers),
+        "stage": stage.value,
+        "error_class": type(error).__name__,
+        "error_message": str(error) or repr(error),
+        "failed_at": failed_at,
+    }
+
+
+def _headers(headers: Any) -> list[KafkaHeader]:
+    items = headers.items() if isinstance(headers, dict) else (headers or ())
+    return [{"key": str(key), "value": value} for key, value in items]

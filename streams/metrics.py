@@ -1,0 +1,82 @@
+"""The join's Prometheus counters, served on ``/metrics`` next to Faust's own."""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from streams.partition import PartitionJoin, Step
+from streams.transition import Outcome
+
+PREFIX = "tracecode_streams"
+
+
+class JoinMetrics:
+    """Counters of what the join did, labelled so dashboards can split them."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            f"{PREFIX}_events",
+            "Input events by kind (SCAN, DISPATCH, RETRACTION) and outcome (applied, "
+            "duplicate, too_late, retracted).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.late_events = Counter(
+            f"{PREFIX}_late_events",
+            "Events applied out of order (a later event of the same code came first).",
+            ["kind"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            f"{PREFIX}_dead_letters",
+            "Input records sent to the dead-letter topic, by stage (decode, validate, process).",
+            ["stage", "topic"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            f"{PREFIX}_alerts", "Alerts emitted, by kind.", ["kind"], registry=registry
+        )
+        self.status_changes = Counter(
+            f"{PREFIX}_status_changes",
+            "Status change records emitted, by new status.",
+            ["status"],
+            registry=registry,
+        )
+        self.stream_time = Gauge(
+            f"{PREFIX}_stream_time_seconds",
+            "Stream time (latest applied event time, Unix seconds) of each assigned partition.",
+            ["partition"],
+            registry=registry,
+        )
+        self.deadlines = Gauge(
+            f"{PREFIX}_deadlines_scheduled",
+            "Shipments with a time-based rule pending, per assigned partition.",
+            ["partition"],
+            registry=registry,
+        )
+
+    def on_step(self, kind: str, step: Step) -> None:
+        """Count one processed event and what it caused."""
+        self.events.labels(kind, step.event.outcome.value).inc()
+        if step.event.outcome is Outcome.APPLIED and step.event.late:
+            self.late_events.labels(kind).inc()
+        for _code, transition in step.changes:
+            for alert in transition.alerts:
+                self.alerts.labels(alert["kind"]).inc()
+            if transition.status_change is not None:
+                self.status_changes.labels(transition.status_change["status"]).inc()
+
+    def on_partition(self, partition: int, join: PartitionJoin | None) -> None:
+        """Show the stream time and pending deadlines of ``partition``."""
+        if join is None or join.stream_time is None:
+            return
+        self.stream_time.labels(str(partition)).set(join.stream_time.timestamp())
+        self.deadlines.labels(str(partition)).set(join.scheduled)
+
+    def forget_partition(self, partition: int) -> None:
+        """Stop showing ``partition`` (no longer assigned to this worker)."""
+        for gauge in (self.stream_time, self.deadlines):
+            with contextlib.suppress(KeyError):
+                gauge.remove(str(partition))

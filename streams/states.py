@@ -1,0 +1,119 @@
+"""The states of the assigned partitions as the join reads and changes them.
+
+Reads go through a bounded cache of decoded states in front of RocksDB. Changes stay in memory
+until the next commit writes them back (:meth:`ShipmentStates.write_back`): each changed
+shipment is encoded once, written to RocksDB, and sent as one changelog record in the
+transaction of its partition, however many of its events the interval held. Under
+at-least-once the commit writes them back only after the outputs were delivered, so a state
+change is never durable before what it caused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from faust.types import TP
+
+from schemas.records import ShipmentState
+from streams.outputs import OutputSender
+from streams.store import ShipmentStore, encode_state
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[int, str]
+"""(partition, code)."""
+OnFailure = Callable[[Any, Exception], Awaitable[None]]
+"""Called with the message that last changed a state that cannot be written, and the error."""
+
+
+class ShipmentStates:
+    """Decoded states by (partition, code): cached reads, changes written back on commit."""
+
+    def __init__(
+        self,
+        store: ShipmentStore,
+        sender: OutputSender,
+        input_topic: str,
+        capacity: int = 4096,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._input_topic = input_topic
+        self._capacity = capacity
+        self._cache: OrderedDict[Key, ShipmentState] = OrderedDict()
+        self._changed: dict[Key, tuple[ShipmentState, Any]] = {}
+
+    @property
+    def changed(self) -> int:
+        """Shipments changed since the last write-back."""
+        return len(self._changed)
+
+    def get(self, partition: int, code: str) -> ShipmentState | None:
+        """The current state of ``code`` in ``partition`` (changes not written back included)."""
+        key = (partition, code)
+        state = self._cache.get(key)
+        if state is not None:
+            self._cache.move_to_end(key)
+            return state
+        state = self._store.get(partition, code)
+        if state is not None:
+            self._remember(key, state)
+        return state
+
+    def put(self, partition: int, code: str, state: ShipmentState, cause: Any) -> None:
+        """Change the state of ``code``; ``cause`` is the input message that changed it."""
+        key = (partition, code)
+        self._changed[key] = (state, cause)
+        self._remember(key, state)
+
+    def partition_states(self, partition: int) -> Iterator[ShipmentState]:
+        """Every state of ``partition``, changes not written back included."""
+        changed = {code: state for (p, code), (state, _) in self._changed.items() if p == partition}
+        for state in self._store.partition_states(partition):
+            yield changed.pop(state["code"], state)
+        yield from changed.values()
+
+    async def write_back(self, on_failure: OnFailure) -> None:
+        """Write every changed state to RocksDB and its changelog; then they are unchanged."""
+        changed, self._changed = self._changed, {}
+        changelog = self._store.changelog_topic
+        for (partition, code), (state, cause) in changed.items():
+            try:
+                data = encode_state(state)
+            except Exception as error:
+                # A bug, not data: keep the last written state and say which record led here.
+                logger.exception("a shipment state cannot be encoded", extra={"code": code})
+                self._cache.pop((partition, code), None)
+                await on_failure(cause, error)
+                continue
+            self._store.put(partition, code, data)
+            await self._sender.send(
+                changelog,
+                code.encode(),
+                data,
+                TP(self._input_topic, partition),
+                partition=partition,
+                on_delivered=self._store.changelog_delivered,
+            )
+        self._trim()
+
+    def forget(self) -> None:
+        """Drop the cached states (partitions were reassigned); changes must be written back."""
+        if self._changed:
+            raise RuntimeError(f"{len(self._changed)} state changes were never written back")
+        self._cache.clear()
+
+    def _remember(self, key: Key, state: ShipmentState) -> None:
+        self._cache[key] = state
+        self._cache.move_to_end(key)
+        self._trim()
+
+    def _trim(self) -> None:
+        while len(self._cache) > self._capacity:
+            oldest = next(iter(self._cache))
+            if oldest in self._changed:
+                break  # changed states stay until written back
+            del self._cache[oldest]

@@ -1,0 +1,149 @@
+"""The worker's web view: shipment state by code, routed to the worker that owns the code.
+
+``GET /shipments/{code}`` accepts any form of a code (:func:`schemas.codes.parse_code`),
+canonicalises it, and answers from the worker whose partition holds it: Faust's router maps
+the code to a changelog partition with murmur2, like the producers map it to an input
+partition, and the partition to the worker it is assigned to. A request another worker routed
+here is answered here, whatever the (possibly newer) assignment says, so two workers with
+different views of a rebalance cannot bounce it between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import faust
+from faust.types import TP
+from faust.web import Request, Response, View
+from yarl import URL
+
+from schemas.codes import MarketplaceFormat, parse_code
+from schemas.errors import InvalidCodeError
+from streams.config import SHIPMENTS_TABLE
+from streams.states import ShipmentStates
+
+ROUTED_HEADER = "X-Tracecode-Routed-From"
+"""Set on a request one worker forwards to another."""
+WORKER_HEADER = "X-Tracecode-Worker"
+"""Set on every answer: the worker that read the state."""
+
+_FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+def install_views(
+    app: faust.App,
+    states: ShipmentStates,
+    changelog_topic: str,
+    marketplace: MarketplaceFormat,
+    worker_id: str,
+) -> None:
+    """Add ``/shipments/{code}``, ``/health`` and ``/health/live`` to ``app``'s web server."""
+
+    @app.page("/shipments/{code:.+}")
+    class ShipmentView(View):
+        async def get(self, request: Request, code: str) -> Response:
+            try:
+                canonical = parse_code(code, marketplace=marketplace).canonical
+            except InvalidCodeError as error:
+                return self.json(
+                    {"error": str(error), "code": code, "rule": error.rule}, status=400
+                )
+            routed_from = request.headers.get(ROUTED_HEADER)
+            if routed_from is None:
+                try:
+                    owner = app.router.key_store(SHIPMENTS_TABLE, canonical)
+                except KeyError:
+                    return self._unavailable(canonical, "no worker owns its partition yet")
+                if not _same_node(owner, URL(str(app.conf.canonical_url))):
+                    return await self._forward(owner, canonical)
+            partition = app.producer.key_partition(changelog_topic, canonical.encode())
+            if not is_ready(app) or TP(changelog_topic, partition.partition) not in (
+                app.assignor.assigned_actives()
+            ):
+                return self._unavailable(canonical, "its partition is moving between workers")
+            state = states.get(partition.partition, canonical)
+            answered_by = {WORKER_HEADER: worker_id}
+            if state is None:
+                return self.json(
+                    {"error": f"no shipment with code {canonical!r}", "code": canonical},
+                    status=404,
+                    headers=answered_by,
+                )
+            return self.json(to_json(state), headers=answered_by)
+
+        async def _forward(self, owner: URL, canonical: str) -> Response:
+            url = owner.with_path(f"/shipments/{canonical}")
+            headers = {ROUTED_HEADER: worker_id}
+            try:
+                async with app.http_client.get(
+                    url, headers=headers, timeout=_FORWARD_TIMEOUT
+                ) as response:
+                    body = await response.read()
+                    headers = {}
+                    if WORKER_HEADER in response.headers:
+                        headers[WORKER_HEADER] = response.headers[WORKER_HEADER]
+                    return self.bytes(
+                        body,
+                        content_type=response.content_type,
+                        status=response.status,
+                        headers=headers,
+                    )
+            except (aiohttp.ClientError, TimeoutError) as error:
+                return self._unavailable(canonical, f"its worker {owner} did not answer: {error}")
+
+        def _unavailable(self, canonical: str, reason: str) -> Response:
+            return self.json(
+                {"error": f"shipment {canonical!r} cannot be read now: {reason}; retry"},
+                status=503,
+                headers={"Retry-After": "1"},
+            )
+
+    @app.page("/health")
+    class HealthView(View):
+        async def get(self, request: Request) -> Response:
+            ready = is_ready(app)
+            topics = {changelog_topic}
+            partitions = sorted(
+                tp.partition for tp in app.assignor.assigned_actives() if tp.topic in topics
+            )
+            body = {
+                "status": "ready" if ready else _phase(app),
+                "worker": worker_id,
+                "partitions": partitions,
+                "processing_guarantee": app.conf.processing_guarantee.value,
+            }
+            return self.json(body, status=200 if ready else 503)
+
+    @app.page("/health/live")
+    class LivenessView(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "alive", "worker": worker_id})
+
+
+def is_ready(app: faust.App) -> bool:
+    """Whether the worker serves its partitions: assigned, tables recovered, not rebalancing."""
+    return bool(app.started and not app.rebalancing and app.tables.actives_ready)
+
+
+def _phase(app: faust.App) -> str:
+    if not app.started:
+        return "starting"
+    return "rebalancing" if app.rebalancing else "recovering"
+
+
+def _same_node(a: URL, b: URL) -> bool:
+    return (a.host, a.port) == (b.host, b.port)
+
+
+def to_json(value: Any) -> Any:
+    """``value`` with datetimes as ISO-8601 text, ready for ``json.dumps``."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    return value

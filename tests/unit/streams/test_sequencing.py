@@ -1,0 +1,257 @@
+"""Arrival-order merging of the input topics, and the sequencer that feeds the join with it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.types import TP
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.merge import ArrivalMerge, merge_key, merged
+from streams.sequencer import InputSequencer
+
+TOPICS = ("dispatches", "scans")
+
+
+def topic_records(draw: st.DrawFn, topic: str) -> list[tuple[int, int, str]]:
+    """(timestamp, offset, label) records of one partition, mostly in timestamp order."""
+    stamps = draw(st.lists(st.integers(0, 50), max_size=25))
+    if draw(st.booleans()):
+        stamps.sort()
+    return [(stamp, offset, f"{topic}@{offset}") for offset, stamp in enumerate(stamps)]
+
+
+@st.composite
+def two_partitions(draw: st.DrawFn) -> dict[str, list[tuple[int, int, str]]]:
+    return {topic: topic_records(draw, topic) for topic in TOPICS}
+
+
+def reference(records: dict[str, list[tuple[int, int, str]]]) -> list[str]:
+    return list(
+        merged(
+            [(merge_key(stamp, rank, offset), label) for stamp, offset, label in records[topic]]
+            for rank, topic in enumerate(TOPICS)
+        )
+    )
+
+
+@given(two_partitions(), st.data())
+def test_any_fetch_interleaving_gives_the_merged_order(
+    records: dict[str, list[tuple[int, int, str]]], data: st.DataObject
+) -> None:
+    """Records arrive in any interleaving of the two partitions; a partition is caught up once
+    all its records arrived; the output is always the same."""
+    arrival = data.draw(
+        st.permutations(
+            [(topic, index) for topic in TOPICS for index in range(len(records[topic]))]
+        )
+    )
+    # Each partition delivers in offset order, whatever the interleaving between partitions.
+    next_index = dict.fromkeys(TOPICS, 0)
+    merge: ArrivalMerge[str] = ArrivalMerge(TOPICS)
+    out: list[str] = []
+
+    def caught_up(topic: str) -> bool:
+        return next_index[topic] == len(records[topic])
+
+    for topic, _ in arrival:
+        stamp, offset, label = records[topic][next_index[topic]]
+        next_index[topic] += 1
+        merge.add(topic, stamp, offset, label)
+        while (item := merge.pop(caught_up)) is not None:
+            out.append(item)
+    assert out == reference(records)
+    assert len(merge) == 0
+
+
+@given(two_partitions(), st.data())
+def test_a_restart_continues_the_same_sequence(
+    records: dict[str, list[tuple[int, int, str]]], data: st.DataObject
+) -> None:
+    full = reference(records)
+    cut = data.draw(st.integers(0, len(full)))
+    done = set(full[:cut])
+    rest = {topic: [r for r in records[topic] if r[2] not in done] for topic in TOPICS}
+    assert full[:cut] + reference(rest) == full
+
+
+def test_an_empty_partition_that_may_hold_earlier_records_is_waited_for() -> None:
+    merge: ArrivalMerge[str] = ArrivalMerge(TOPICS)
+    merge.add("scans", 10, 0, "scan")
+    assert merge.pop(lambda topic: False) is None
+    assert merge.idle_topics() == ["dispatches"]
+    assert merge.pop(lambda topic: topic == "dispatches") == "scan"
+    merge.add("scans", 11, 1, "later scan")
+    assert merge.pop(lambda topic: False, force=True) == "later scan"
+
+
+@dataclass
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float
+
+
+@dataclass
+class Event:
+    message: Message
+    acked: list[tuple[str, int]] = field(default_factory=list)
+
+    def ack(self) -> bool:
+        self.acked.append((self.message.topic, self.message.offset))
+        return True
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.gen = 1
+        self.marks: dict[TP, int] = {}
+        self.is_rebalancing = False
+        self.commits: dict[TP, int] = {}
+        self.rereads = 0
+        self.gaps: list[tuple[TP, int, int]] = []
+
+    def generation(self) -> int:
+        return self.gen
+
+    def highwater(self, tp: TP) -> int | None:
+        return self.marks.get(tp)
+
+    def rebalancing(self) -> bool:
+        return self.is_rebalancing
+
+    def committed(self, tp: TP) -> int | None:
+        return self.commits.get(tp)
+
+    async def reread(self) -> None:
+        self.rereads += 1
+
+    def accept_gap(self, tp: TP, first: int, end: int) -> None:
+        self.gaps.append((tp, first, end))
+
+
+class Processor:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.resets = 0
+
+    async def process(self, message: Any) -> None:
+        self.seen.append(f"{message.topic}@{message.offset}")
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sequencer(
+    progress: Progress, processor: Processor, clock: Clock, limit: int = 100
+) -> InputSequencer:
+    return InputSequencer(
+        TOPICS,
+        processor,  # type: ignore[arg-type]
+        progress,
+        max_wait_s=5.0,
+        buffer_limit=limit,
+        monotonic=clock,
+    )
+
+
+def test_records_wait_for_the_other_topic_then_go_in_arrival_order() -> None:
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 3, TP("dispatches", 0): 1}
+    seq = sequencer(progress, processor, clock)
+    acked: list[tuple[str, int]] = []
+
+    def receive(topic: str, offset: int, stamp: float) -> None:
+        asyncio.run(seq.receive(Event(Message(topic, 0, offset, stamp), acked)))
+
+    receive("scans", 0, 1.002)
+    receive("scans", 1, 1.004)
+    assert processor.seen == []  # the dispatch partition has a record not received yet
+    receive("dispatches", 0, 1.003)
+    assert processor.seen == ["scans@0", "dispatches@0", "scans@1"]
+    assert acked == [("scans", 0), ("dispatches", 0), ("scans", 1)]
+    receive("scans", 2, 1.005)  # both partitions caught up now
+    assert processor.seen[-1] == "scans@2"
+    assert seq.buffered == 0
+
+
+def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_nothing_goes_in_a_rebalance() -> None:
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 4}
+    seq = sequencer(progress, processor, clock)
+    asyncio.run(seq.receive(Event(Message("scans", 0, 7, 1.0))))
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == []
+    clock.now = 5.0
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["scans@7"]
+    asyncio.run(seq.receive(Event(Message("scans", 0, 8, 2.0))))
+    assert processor.seen == ["scans@7", "scans@8"]  # quiet until it delivers again
+
+    asyncio.run(seq.receive(Event(Message("dispatches", 1, 0, 1.0))))
+    progress.is_rebalancing = True
+    clock.now = 60.0
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen[-1] == "scans@8"
+    assert seq.buffered == 1
+
+
+def test_a_new_assignment_drops_what_is_buffered_and_resets_the_join() -> None:
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 4}
+    seq = sequencer(progress, processor, clock)
+    asyncio.run(seq.receive(Event(Message("scans", 0, 7, 1.0))))
+    progress.gen = 2
+    progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 0}
+    asyncio.run(seq.receive(Event(Message("scans", 0, 8, 1.0))))
+    assert processor.resets == 1
+    assert processor.seen == ["scans@8"]  # scans@7 is read again from the committed offset
+
+
+def test_past_the_buffer_limit_order_gives_way() -> None:
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 100, TP("dispatches", 0): 4}
+    seq = sequencer(progress, processor, clock, limit=3)
+    for offset in range(4):
+        asyncio.run(seq.receive(Event(Message("scans", 0, offset, 1.0))))
+    assert processor.seen == ["scans@0"]
+
+
+def test_records_the_consumer_skipped_are_read_again_and_real_gaps_accepted() -> None:
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 100, TP("dispatches", 0): 0}
+    progress.commits = {TP("scans", 0): 10}
+    seq = sequencer(progress, processor, clock)
+
+    def receive(offset: int) -> None:
+        asyncio.run(seq.receive(Event(Message("scans", 0, offset, 1.0 + offset / 1000))))
+
+    receive(10)
+    receive(11)
+    receive(15)  # 12-14 skipped: read again from 12
+    assert progress.rereads == 1
+    receive(16)  # fetched before the seek took effect
+    receive(11)  # read again from the committed offset: received already
+    receive(12)
+    receive(13)
+    receive(14)
+    receive(15)
+    receive(13)  # delivered twice
+    assert processor.seen == [f"scans@{offset}" for offset in range(10, 16)]
+    receive(20)  # 16-19 skipped
+    receive(20)  # read again: 16-19 hold no record
+    assert progress.rereads == 2
+    assert progress.gaps == [(TP("scans", 0), 16, 20)]
+    assert processor.seen[-1] == "scans@20"

@@ -1,0 +1,60 @@
+"""The states the join reads and changes: cached reads, changes written back once per commit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from schemas.records import ShipmentState
+from streams.states import ShipmentStates
+from tests.unit.streams.test_processor import TOPICS, FakeSender, FakeStore
+from tests.unit.streams.test_transition import replay, scan
+
+
+def a_state(code: str, hours: float = 1) -> ShipmentState:
+    state, _ = replay([{**scan("e1", hours), "code": code}])  # type: ignore[list-item]
+    return state
+
+
+async def nothing_fails(message: Any, error: Exception) -> None:
+    raise AssertionError(error)
+
+
+def test_changes_are_read_back_at_once_and_written_once_per_commit() -> None:
+    store, sender = FakeStore(), FakeSender()
+    states = ShipmentStates(store, sender, TOPICS.scans)  # type: ignore[arg-type]
+    first, second = a_state("A"), a_state("A", 5)
+    states.put(0, "A", first, cause=None)
+    states.put(0, "A", second, cause=None)
+    assert states.get(0, "A") is second and states.changed == 1
+    assert store.get(0, "A") is None
+    asyncio.run(states.write_back(nothing_fails))
+    assert states.changed == 0
+    assert len(sender.sent) == 1 and sender.sent[0]["partition"] == 0
+    assert store.get(0, "A") == second
+
+
+def test_a_partitions_states_include_changes_not_written_back() -> None:
+    store, sender = FakeStore(), FakeSender()
+    states = ShipmentStates(store, sender, TOPICS.scans)  # type: ignore[arg-type]
+    states.put(1, "A", a_state("A"), cause=None)
+    asyncio.run(states.write_back(nothing_fails))
+    newer = a_state("A", 9)
+    states.put(1, "A", newer, cause=None)
+    states.put(1, "B", a_state("B"), cause=None)
+    states.put(2, "C", a_state("C"), cause=None)
+    found = {state["code"]: state for state in states.partition_states(1)}
+    assert set(found) == {"A", "B"} and found["A"] is newer
+
+
+def test_the_cache_keeps_changes_beyond_its_size_and_forgets_clean_states() -> None:
+    store, sender = FakeStore(), FakeSender()
+    states = ShipmentStates(store, sender, TOPICS.scans, capacity=2)  # type: ignore[arg-type]
+    for code in "ABCD":
+        states.put(0, code, a_state(code), cause=None)
+    assert all(states.get(0, code) is not None for code in "ABCD")  # changed: all kept
+    asyncio.run(states.write_back(nothing_fails))
+    assert list(states._cache) == [(0, "C"), (0, "D")]  # the oldest two were let go
+    assert states.get(0, "A") == store.get(0, "A")  # read from RocksDB again
+    states.forget()
+    assert not states._cache
