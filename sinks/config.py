@@ -121,7 +121,9 @@ class SinkConfig:
     query_port: int | None = 8124
     """Port of the read-only query endpoint on 127.0.0.1 (embedded target only); None: off."""
     metrics_port: int | None = 9464
-    """Port of the Prometheus ``/metrics`` endpoint on 127.0.0.1; None: off."""
+    """Port of the Prometheus ``/metrics`` endpoint; None: off."""
+    metrics_host: str = "127.0.0.1"
+    """Address ``/metrics`` listens on; a container sets 0.0.0.0 so Prometheus can scrape it."""
     session_timeout: float = 45.0
     """Seconds without a heartbeat before the group hands a silent (crashed) sink's
     partitions to another member."""

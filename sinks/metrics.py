@@ -77,7 +77,7 @@ class SinkMetrics:
             registry=r,
         )
 
-    def serve(self, port: int) -> WSGIServer:
-        """Serve ``/metrics`` on 127.0.0.1:``port`` in a daemon thread (0: any free port)."""
-        server, _thread = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+    def serve(self, port: int, host: str = "127.0.0.1") -> WSGIServer:
+        """Serve ``/metrics`` on ``host``:``port`` in a daemon thread (0: any free port)."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
         return server

@@ -111,7 +111,9 @@ class Sink:
             writer = BatchWriter(client, self.metrics, self.config.fault_hook)
             self._rounds = RoundWriter(self._ledger, writer, self._tables, self.config.fault_hook)
             if self.config.metrics_port is not None:
-                metrics_server = self.metrics.serve(self.config.metrics_port)
+                metrics_server = self.metrics.serve(
+                    self.config.metrics_port, self.config.metrics_host
+                )
                 servers.append(metrics_server)
                 self.metrics_port = metrics_server.server_port
             if target.embedded and self.config.query_port is not None:

@@ -61,7 +61,7 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
         web_host=config.web_host,
-        web_bind=config.web_host,
+        web_bind=config.web_bind,
         web_port=config.web_port,
         canonical_url=config.web_url,
         # A failure outside the per-record handling stops the worker (and restarts it with

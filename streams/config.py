@@ -44,6 +44,9 @@ class WorkerConfig:
     worker_id: str = "worker-1"
     """Names this worker within the group (its static group membership)."""
     web_host: str = "127.0.0.1"
+    """Host name announced to the other workers, which route table lookups to it."""
+    web_bind: str = "127.0.0.1"
+    """Address the web view listens on."""
     web_port: int = 6066
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
     standby_replicas: int = 0

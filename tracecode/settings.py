@@ -161,7 +161,12 @@ class SinkSettings(BaseSettings):
         "store only); 0: off.",
     )
     metrics_port: int = Field(
-        9464, ge=0, le=65535, description="Prometheus /metrics of the sink on 127.0.0.1; 0: off."
+        9464, ge=0, le=65535, description="Port of the sink's Prometheus /metrics; 0: off."
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the sink's /metrics listens on (0.0.0.0 in a container, so "
+        "Prometheus can scrape it).",
     )
     shutdown_timeout: float = Field(
         30.0, gt=0, description="Seconds a stopping sink keeps trying to write what it holds."
@@ -220,7 +225,13 @@ class WorkerSettings(BaseSettings):
         "prefix; also names the changelog topic and the transactional ids.",
     )
     web_host: str = Field(
-        "127.0.0.1", description="Address the web view listens on; other workers route to it."
+        "127.0.0.1",
+        description="Host name this worker announces: other workers route table lookups to it.",
+    )
+    web_bind: str | None = Field(
+        None,
+        description="Address the web view listens on; default: TRACECODE_WORKER_WEB_HOST "
+        "(0.0.0.0 in a container, so probes and Prometheus reach it).",
     )
     web_port: int = Field(6066, ge=1, le=65535, description="Port of this worker's web view.")
     processing_guarantee: ProcessingGuarantee = Field(
@@ -410,6 +421,7 @@ class Settings(BaseSettings):
                 manage_schema=self.sink.manage_schema,
                 query_port=self.sink.query_port or None,
                 metrics_port=self.sink.metrics_port or None,
+                metrics_host=self.sink.metrics_host,
                 session_timeout=self.sink.session_timeout,
                 shutdown_timeout=self.sink.shutdown_timeout,
             )
@@ -442,6 +454,7 @@ class Settings(BaseSettings):
                 app_id=group,
                 worker_id=worker_id,
                 web_host=worker.web_host,
+                web_bind=worker.web_bind or worker.web_host,
                 web_port=web_port or worker.web_port,
                 processing_guarantee=worker.processing_guarantee,
                 standby_replicas=worker.standby_replicas,
