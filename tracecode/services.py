@@ -34,6 +34,15 @@ class ServiceKind(StrEnum):
 SINK_NAME = "sink"
 """The name a sink announces itself with (workers use their worker id)."""
 
+_ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
+
+
+def local_url(bind: str, port: int, path: str = "") -> str:
+    """The URL this machine reaches a server at that listens on ``bind``:``port``."""
+    host = "127.0.0.1" if bind in _ANY_ADDRESS else bind
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}{path}"
+
 
 @dataclass(frozen=True, slots=True)
 class Service:

@@ -29,7 +29,7 @@ from tracecode.broker import LocalBroker, answers_metadata
 from tracecode.endpoints import EndpointError, WorkerHealth, get, worker_health
 from tracecode.errors import TracecodeError
 from tracecode.processes import is_alive, port_is_free, wait_until
-from tracecode.services import SINK_NAME, ServiceKind, ServiceRegistry
+from tracecode.services import SINK_NAME, ServiceKind, ServiceRegistry, local_url
 from tracecode.settings import Settings
 from tracecode.topics import ApplyResult, admin_client, apply, topic_specs
 
@@ -183,7 +183,7 @@ class LocalStack:
         if config.clickhouse.embedded and config.query_port:
             url = f"http://127.0.0.1:{config.query_port}"
         elif config.metrics_port:
-            url = f"http://127.0.0.1:{config.metrics_port}/metrics"
+            url = local_url(config.metrics_host, config.metrics_port, "/metrics")
         else:
             raise StackError(
                 "the sink needs an endpoint to show it is ready",

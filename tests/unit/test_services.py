@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tracecode.services import Service, ServiceKind, ServiceRegistry
+from tracecode.services import Service, ServiceKind, ServiceRegistry, local_url
 
 # A process whose command line says "tracecode", as a worker's or sink's does.
 ANNOUNCE = """
@@ -101,3 +101,16 @@ def test_unreadable_files_are_skipped(registry: ServiceRegistry) -> None:
     (registry.run_dir / "half-written.json").write_text("{")
 
     assert registry.running() == []
+
+
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:9464/metrics"),
+        ("0.0.0.0", "http://127.0.0.1:9464/metrics"),
+        ("10.1.2.3", "http://10.1.2.3:9464/metrics"),
+        ("::1", "http://[::1]:9464/metrics"),
+    ],
+)
+def test_a_server_s_local_url_follows_its_bind_address(bind: str, url: str) -> None:
+    assert local_url(bind, 9464, "/metrics") == url

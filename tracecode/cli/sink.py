@@ -13,7 +13,7 @@ from sinks.migrations import SchemaError, migrate
 from sinks.service import Sink
 from tracecode.cli._output import console
 from tracecode.errors import TracecodeError
-from tracecode.services import SINK_NAME, ServiceKind, ServiceRegistry
+from tracecode.services import SINK_NAME, ServiceKind, ServiceRegistry, local_url
 from tracecode.settings import Settings
 
 _BUSY_HINT = "stop the process that holds it, or query the running sink (`tracecode query`)"
@@ -51,7 +51,7 @@ def _run(settings: Settings) -> None:
         urls["queries"] = f"http://127.0.0.1:{config.query_port}"
         console.print(f"  queries: {urls['queries']} (read-only)")
     if config.metrics_port:
-        urls["metrics"] = f"http://127.0.0.1:{config.metrics_port}/metrics"
+        urls["metrics"] = local_url(config.metrics_host, config.metrics_port, "/metrics")
         console.print(f"  metrics: {urls['metrics']}")
     registry = ServiceRegistry.of(settings.data_dir)
     announcement = registry.registered(ServiceKind.SINK, SINK_NAME, urls)
