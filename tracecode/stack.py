@@ -180,15 +180,22 @@ class LocalStack:
         """The sink, with its query endpoint (embedded store) and metrics."""
         config = self.settings.sink_config()
         ports = [p for p in (config.query_port, config.metrics_port) if p]
-        if config.clickhouse.embedded and config.query_port:
+        if config.clickhouse.embedded:
+            if not config.query_port:
+                # chDB admits one process: while the sink runs, its endpoint is the way in.
+                raise StackError(
+                    "the demo reads the embedded store through the sink's query endpoint, "
+                    "which TRACECODE_SINK_QUERY_PORT=0 turns off",
+                    hint="set TRACECODE_SINK_QUERY_PORT to a free port",
+                )
             url = f"http://127.0.0.1:{config.query_port}"
         elif config.metrics_port:
             url = local_url(config.metrics_host, config.metrics_port, "/metrics")
         else:
             raise StackError(
-                "the sink needs an endpoint to show it is ready",
-                hint="set TRACECODE_SINK_METRICS_PORT (and TRACECODE_SINK_QUERY_PORT for the "
-                "embedded store) to a port",
+                "the demo watches a sink with a ClickHouse server through its metrics, which "
+                "TRACECODE_SINK_METRICS_PORT=0 turns off",
+                hint="set TRACECODE_SINK_METRICS_PORT to a free port",
             )
         return self._ensure(
             ServiceKind.SINK,

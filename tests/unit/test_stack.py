@@ -6,13 +6,15 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.helpers import free_port
 from tracecode.endpoints import EndpointError, WorkerHealth, scrape, total, worker_health
-from tracecode.stack import Readiness
+from tracecode.settings import load_settings
+from tracecode.stack import LocalStack, Readiness, StackError
 
 
 def health(*partitions: int, ready: bool = True) -> WorkerHealth:
@@ -92,3 +94,16 @@ def test_metrics_are_summed_over_labels(service: str) -> None:
     assert {s.labels["kind"] for s in samples} == {"STALLED", "EXPIRED"}
     with pytest.raises(EndpointError):
         scrape(f"http://127.0.0.1:{free_port()}/metrics")
+
+
+def test_the_demo_needs_the_sink_s_query_endpoint_for_the_embedded_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("TRACECODE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TRACECODE_SINK_QUERY_PORT", "0")
+    stack = LocalStack(load_settings())
+
+    with pytest.raises(StackError, match="query endpoint"):
+        stack.start_sink()
+    assert stack.services == []
