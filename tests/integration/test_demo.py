@@ -24,7 +24,7 @@ import pytest
 from producers.simulator import HardCase, Simulation, SimulationConfig, simulate
 from schemas.kafka import KafkaConnection
 from tests.helpers import free_port, port_is_free, unique
-from tracecode.processes import is_alive
+from tracecode.processes import is_alive, terminate
 from tracecode.services import ServiceKind, ServiceRegistry
 
 SHIPMENTS = 300
@@ -101,6 +101,13 @@ def demo(kafka: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> It
     ran = Demo(env, data_dir, json.loads(report.read_text()), result.stdout, result.stderr)
     yield ran
     ran.tracecode("demo", "stop", timeout=120)
+    stop_leftovers(data_dir)
+
+
+def stop_leftovers(data_dir: Path) -> None:
+    """Whatever still runs from a test's data folder (after a failure): nothing may outlive it."""
+    for service in ServiceRegistry.of(data_dir).running():
+        terminate(service.pid, timeout=30)
 
 
 def test_the_report_figures_are_the_stores(demo: Demo) -> None:
@@ -258,25 +265,36 @@ def test_demo_stop_stops_what_the_demo_left(demo: Demo) -> None:
     assert "worker-1 stopped" in result.stdout
 
 
-def test_ctrl_c_stops_everything_the_demo_started(kafka: KafkaConnection, tmp_path: Path) -> None:
-    env = demo_env(tmp_path)
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A data folder of its own; whatever a failed test leaves running there is stopped."""
+    yield tmp_path
+    stop_leftovers(tmp_path)
+
+
+def test_ctrl_c_stops_everything_the_demo_started(kafka: KafkaConnection, data_dir: Path) -> None:
+    env = demo_env(data_dir)
     process = subprocess.Popen(
         [sys.executable, "-m", "tracecode", "demo", "--shipments", "100", "--workers", "1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    registry = ServiceRegistry.of(tmp_path)
-    deadline = time.monotonic() + 120
-    while len(registry.running()) < 2:  # the worker and the sink have started
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the services did not start"
-        time.sleep(0.2)
-    pids = [service.pid for service in registry.running()]
+    registry = ServiceRegistry.of(data_dir)
+    try:
+        deadline = time.monotonic() + 120
+        while len(registry.running()) < 2:  # the worker and the sink have started
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the services did not start"
+            time.sleep(0.2)
+        pids = [service.pid for service in registry.running()]
 
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
 
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Stopped" in stderr
     assert all(not is_alive(pid) for pid in pids)
     assert registry.running() == []
-    assert (tmp_path / "logs" / "worker-1.log").exists()
+    assert (data_dir / "logs" / "worker-1.log").exists()
