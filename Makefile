@@ -22,15 +22,9 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Until the pipeline lands: the local broker and the topics, and what runs.
+## The whole pipeline on this machine with simulated traffic, then a report (docs/demo.md).
 demo: venv
-	$(BIN)/tracecode broker up
-	$(BIN)/tracecode topics apply
-	$(BIN)/tracecode topics list
-	$(BIN)/tracecode broker status
-	@echo
-	@echo "Kafka runs in the background with every tracecode topic."
-	@echo "Stop it with: $(BIN)/tracecode broker down"
+	$(BIN)/tracecode demo
 
 bench: venv
 	@found=0; for file in bench/*.py; do \

@@ -122,6 +122,20 @@ class JoinConsumer(aiokafka_driver.Consumer):
         await self.commit_and_end_transactions()
         await super().on_partitions_revoked(revoked)
 
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        """The end of each partition, as the broker says now.
+
+        Under exactly-once Faust answers from the last stable offset of the last fetch
+        response, which a partition assigned by the latest rebalance has not had yet: it
+        reads ``None``, taken for -1, and the recovery of a table with persisted changelog
+        offsets stops with a ConsistencyError. The consumer reads ``read_committed``, so the
+        broker's end offset is the last stable offset.
+        """
+        thread = self._thread
+        consumer = thread._ensure_consumer()
+        ends = await thread.call_thread(consumer.end_offsets, list(partitions))
+        return dict(ends)
+
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Ignore the offsets Faust would take as processed when records arrive with a jump.
 

@@ -39,6 +39,13 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from tracecode.errors import TracecodeError
+from tracecode.processes import (
+    command_line,
+    is_alive,
+    port_is_free,
+    wait_for_exit,
+    wait_until,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -292,7 +299,7 @@ class LocalBroker:
                 return StopResult(was_running=False)
             started = time.monotonic()
             os.kill(state.pid, signal.SIGTERM)
-            killed = not _wait_for_exit(state.pid, self.config.stop_timeout)
+            killed = not wait_for_exit(state.pid, self.config.stop_timeout)
             if killed:
                 logger.warning(
                     "broker ignored SIGTERM, killing it",
@@ -300,13 +307,13 @@ class LocalBroker:
                 )
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(state.pid, signal.SIGKILL)
-                _wait_for_exit(state.pid, 10.0)
+                wait_for_exit(state.pid, 10.0)
             if self._process is not None and self._process.pid == state.pid:
                 self._process.wait()
                 self._process = None
             self._state_file.unlink(missing_ok=True)
             for port in (state.port, state.controller_port):
-                if not _wait_until(functools.partial(_port_is_free, port), 15.0):
+                if not wait_until(functools.partial(port_is_free, port), 15.0):
                     raise BrokerStopError(
                         f"the broker (pid {state.pid}) stopped but port {port} is still taken",
                         hint=f"see what holds it: ss -ltnp 'sport = :{port}'",
@@ -387,10 +394,10 @@ class LocalBroker:
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if not _is_alive(state.pid):
+        if not is_alive(state.pid):
             return None
         # The pid may have been reused by an unrelated process since the broker died.
-        if str(self._properties_file) not in _command_line(state.pid):
+        if str(self._properties_file) not in command_line(state.pid):
             return None
         return state
 
@@ -654,7 +661,7 @@ def check_java_version(java: str) -> None:
 
 def ensure_port_free(port: int) -> None:
     """Raise :class:`PortInUseError` when ``port`` on 127.0.0.1 cannot be bound."""
-    if not _port_is_free(port):
+    if not port_is_free(port):
         raise PortInUseError(
             f"port {port} on {HOST} is already in use by another process",
             port=port,
@@ -682,57 +689,6 @@ def answers_metadata(bootstrap_servers: str, timeout: float) -> bool:
 
 
 _librdkafka_logger = logging.getLogger(f"{__name__}.librdkafka")
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # Same flag the JVM sets: a port left in TIME_WAIT by a stopped broker is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def _is_alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie (exited child not yet reaped) counts as gone."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        # Reaps the broker if this very process started it (tests do).
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _wait_for_exit(pid: int, timeout: float) -> bool:
-    return _wait_until(lambda: not _is_alive(pid), timeout)
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 def _read_from(path: Path, offset: int) -> list[str]:

@@ -130,7 +130,9 @@ class SinkSettings(BaseSettings):
     database: str = Field("tracecode", description="ClickHouse database of the tables.")
     user: str | None = Field(None, description="ClickHouse user (server targets).")
     password: SecretStr | None = Field(None, description="ClickHouse password (server targets).")
-    group_id: str = Field("tracecode-sink", description="Consumer group of the sink.")
+    group_id: str = Field(
+        "tracecode-sink", description="Consumer group of the sink, after the topic prefix."
+    )
     batch_max_rows: int = Field(
         10_000, ge=1, description="A partition's batch is written once it holds this many rows."
     )
@@ -409,7 +411,9 @@ class Settings(BaseSettings):
                 kafka=self.kafka_connection(),
                 topics=self.topic_names(),
                 clickhouse=self.clickhouse_target(),
-                group_id=self.sink.group_id,
+                # Like the workers' group: deployments sharing a cluster by topic prefix must
+                # not share a consumer group.
+                group_id=self.topics.prefix + self.sink.group_id,
                 batch_max_rows=self.sink.batch_max_rows,
                 batch_max_age=self.sink.batch_max_age,
                 retry=RetryPolicy(initial=self.sink.retry_initial, maximum=self.sink.retry_max),

@@ -7,7 +7,20 @@ from typing import Any
 import click
 
 from tracecode import __version__
-from tracecode.cli import broker, config, epcis, ingest, query, simulate, sink, topics, worker
+from tracecode.cli import (
+    broker,
+    config,
+    demo,
+    epcis,
+    ingest,
+    query,
+    simulate,
+    sink,
+    status,
+    topics,
+    track,
+    worker,
+)
 from tracecode.cli._output import report_error
 from tracecode.errors import TracecodeError
 from tracecode.logs import configure_logging
@@ -56,3 +69,6 @@ ingest.ingest.add_command(epcis.epcis)
 main.add_command(sink.sink)
 main.add_command(query.query)
 main.add_command(worker.worker)
+main.add_command(track.track)
+main.add_command(demo.demo)
+main.add_command(status.status)

@@ -13,6 +13,7 @@ from sinks.migrations import SchemaError, migrate
 from sinks.service import Sink
 from tracecode.cli._output import console
 from tracecode.errors import TracecodeError
+from tracecode.services import SINK_NAME, ServiceKind, ServiceRegistry, local_url
 from tracecode.settings import Settings
 
 _BUSY_HINT = "stop the process that holds it, or query the running sink (`tracecode query`)"
@@ -45,12 +46,18 @@ def _run(settings: Settings) -> None:
         f"sink: {', '.join((config.topics.history, config.topics.status, config.topics.alerts))}"
     )
     console.print(f"  -> {target}")
+    urls = {}
     if config.clickhouse.embedded and config.query_port:
-        console.print(f"  queries: http://127.0.0.1:{config.query_port} (read-only)")
+        urls["queries"] = f"http://127.0.0.1:{config.query_port}"
+        console.print(f"  queries: {urls['queries']} (read-only)")
     if config.metrics_port:
-        console.print(f"  metrics: http://127.0.0.1:{config.metrics_port}/metrics")
+        urls["metrics"] = local_url(config.metrics_host, config.metrics_port, "/metrics")
+        console.print(f"  metrics: {urls['metrics']}")
+    registry = ServiceRegistry.of(settings.data_dir)
+    announcement = registry.registered(ServiceKind.SINK, SINK_NAME, urls)
     try:
-        service.run()
+        with announcement:
+            service.run()
     except StoreBusyError as error:
         raise TracecodeError(str(error), hint=_BUSY_HINT) from None
     except SchemaError as error:

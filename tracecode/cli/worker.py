@@ -8,6 +8,7 @@ from streams.config import WorkerConfig
 from streams.runner import run_worker
 from tracecode.cli._output import console
 from tracecode.errors import TracecodeError
+from tracecode.services import ServiceKind, ServiceRegistry
 from tracecode.settings import Settings
 from tracecode.topics import admin_client
 
@@ -31,7 +32,11 @@ def worker(settings: Settings, worker_id: str | None, web_port: int | None) -> N
         f"({config.processing_guarantee.value}): web view on {config.web_url}, "
         f"state in {config.state_dir}. Ctrl-C stops it."
     )
-    status = run_worker(config)
+    announcement = ServiceRegistry.of(settings.data_dir).registered(
+        ServiceKind.WORKER, config.worker_id, {"web": config.web_url}
+    )
+    with announcement:
+        status = run_worker(config)
     if status:
         raise TracecodeError(
             f"worker {config.worker_id} stopped with status {status}",

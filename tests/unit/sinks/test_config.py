@@ -48,6 +48,11 @@ def test_settings_map_to_the_sink_config(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert config.clickhouse.dsn == f"chdb://{tmp_path / 'clickhouse'}"
     assert config.query_port is None  # 0 turns the endpoint off
     assert config.batch_max_rows == 123
+    assert config.group_id == "tracecode-sink"
+
+    monkeypatch.setenv("TRACECODE_TOPICS_PREFIX", "eu.")
+    assert load_settings().sink_config().group_id == "eu.tracecode-sink", "like the workers'"
+    monkeypatch.delenv("TRACECODE_TOPICS_PREFIX")
 
     monkeypatch.setenv("TRACECODE_SINK_DSN", "https://ch.internal:8443")
     monkeypatch.setenv("TRACECODE_SINK_PASSWORD", "s3cret")
