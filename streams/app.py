@@ -33,6 +33,10 @@ from streams.web import install_views
 logger = logging.getLogger(__name__)
 
 
+_RECHECK_S = 0.1
+"""Seconds between two looks at the records waiting for another input topic."""
+
+
 def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) -> JoinApp:
     """The worker's Faust app for ``config`` (not started)."""
     app = JoinApp(
@@ -112,7 +116,8 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
     async def release_waiting() -> None:
         await _gated(app, sequencer.drain_waiting())
 
-    app.timer(min(1.0, config.input_wait_s / 2))(release_waiting)
+    # Waiting records go as soon as a fetch vouches for the other topic: check often.
+    app.timer(min(_RECHECK_S, config.input_wait_s / 2))(release_waiting)
 
     install_views(app, states, store.changelog_topic, config.marketplace, config.worker_id)
     _install_metrics(app, registry)
@@ -159,6 +164,12 @@ class _ConsumerProgress:
         except AssertionError:  # aiokafka: not assigned (any more)
             return None
         return highwater
+
+    def fetched_at_ms(self, tp: TP) -> int | None:
+        try:
+            return self._consumer().fetched_at_ms(tp)
+        except AssertionError:  # aiokafka: not assigned (any more)
+            return None
 
     def rebalancing(self) -> bool:
         return bool(self._app.rebalancing)

@@ -7,8 +7,8 @@ catches up on a backlog, the sparser dispatches topic would run hours ahead of t
 push the clock past scans not yet read. So, like Kafka Streams' timestamp synchronization, the
 worker buffers the records of both partitions and always takes the one that reached Kafka
 first (record timestamp, then topic, then offset). A partition with nothing buffered is waited
-for while it may still hold an earlier record: while the consumer knows it has more (its high
-watermark lies beyond what was received), for at most a bounded time.
+for while it may still hold an earlier record, for at most a bounded time (see
+:mod:`streams.sequencer` for how the worker knows).
 
 Merging is memoryless (the next record depends only on the heads), so the records processed
 before any stop plus the merge of what remains after it give the same order as one merge of
@@ -65,26 +65,26 @@ class ArrivalMerge(Generic[T]):
         key = merge_key(timestamp_ms, self._ranks[topic], offset)
         self._queues[topic].append(_Entry(key, item))
 
-    def pop(self, caught_up: Callable[[str], bool], force: bool = False) -> T | None:
+    def pop(self, caught_up: Callable[[str, int], bool], force: bool = False) -> T | None:
         """The next record in order, or ``None`` while it cannot be known yet.
 
-        It cannot be known while some topic has nothing buffered but may still hold an earlier
-        record (``caught_up(topic)`` is false); ``force`` takes the earliest buffered record
-        regardless.
+        It cannot be known while some topic has nothing buffered but may still hold a record
+        stamped before the earliest buffered one (``caught_up(topic, timestamp_ms)`` is false);
+        ``force`` takes the earliest buffered record regardless.
         """
-        heads = []
-        for topic, queue in self._queues.items():
-            if queue:
-                heads.append(queue[0])
-            elif not force and not caught_up(topic):
-                return None
-        if not heads:
+        first_queue = min(
+            (queue for queue in self._queues.values() if queue),
+            key=lambda queue: queue[0],
+            default=None,
+        )
+        if first_queue is None:
             return None
-        first = min(heads)
-        for queue in self._queues.values():
-            if queue and queue[0] is first:
-                queue.popleft()
-                break
+        first = first_queue[0]
+        if not force:
+            for topic, queue in self._queues.items():
+                if not queue and not caught_up(topic, first.key[0]):
+                    return None
+        first_queue.popleft()
         return first.item
 
 

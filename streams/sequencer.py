@@ -6,6 +6,15 @@ record is acknowledged (its offset becomes committable) only once processed. A t
 :meth:`InputSequencer.drain_waiting` to release records that waited too long for the other
 topic. Records still buffered when the partitions are reassigned are dropped, never
 acknowledged: the consumer reads them again from the committed offsets.
+
+When is a partition with nothing buffered known to hold no record earlier than the other
+topic's next one? Every record was received up to the high watermark of the partition's last
+fetch, *and* that fetch happened after the other record reached Kafka. The input topics are
+stamped by the broker when it appends a record (``LogAppendTime``, ``tracecode.topics``), so a
+record appended after that fetch carries a later timestamp. The high watermark alone is not
+enough: with live input it is soon stale, and a caught-up looking partition may already hold
+records older than the other topic's head. :data:`FETCH_MARGIN_MS` absorbs clock skew between
+the broker and the worker.
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ from streams.processor import JoinProcessor
 
 logger = logging.getLogger(__name__)
 
+FETCH_MARGIN_MS = 250
+"""How much later than a record's timestamp a fetch must be to vouch for the other topic."""
+
 
 class InputProgress(Protocol):
     """What the sequencer needs to know of the consumer."""
@@ -31,7 +43,12 @@ class InputProgress(Protocol):
         """Changes with every new partition assignment."""
 
     def highwater(self, tp: TP) -> int | None:
-        """Offset after the last record the broker holds for ``tp`` (``None``: not known yet)."""
+        """Offset after the last record the broker held for ``tp`` at the last fetch
+        (``None``: not known yet)."""
+
+    def fetched_at_ms(self, tp: TP) -> int | None:
+        """Wall-clock time (ms) of the last fetch response that reported ``tp``'s high
+        watermark (``None``: not known yet)."""
 
     def rebalancing(self) -> bool:
         """Whether the group is rebalancing (no new records will be fetched meanwhile)."""
@@ -107,7 +124,8 @@ class InputSequencer:
         await self._drain(partition)
 
     async def drain_waiting(self) -> None:
-        """Process the records that waited too long for another topic.
+        """Process the waiting records that a newer fetch vouches for, and those that waited
+        too long for another topic.
 
         Nothing is processed while the group rebalances: the records still buffered then are
         dropped at the new assignment and read again from the committed offsets.
@@ -117,22 +135,21 @@ class InputSequencer:
         self._check_generation()
         now = self._monotonic()
         for partition, since in list(self._blocked.items()):
-            if now - since < self._max_wait_s:
-                continue
-            merge = self._merges[partition]
-            for topic in merge.idle_topics():
-                self._quiet.add(TP(topic, partition))
-            logger.info(
-                "stopped waiting for an input partition",
-                extra={"partition": partition, "quiet": merge.idle_topics()},
-            )
+            if now - since >= self._max_wait_s:
+                merge = self._merges[partition]
+                for topic in merge.idle_topics():
+                    self._quiet.add(TP(topic, partition))
+                logger.info(
+                    "stopped waiting for an input partition",
+                    extra={"partition": partition, "quiet": merge.idle_topics()},
+                )
             await self._drain(partition)
 
     async def _drain(self, partition: int) -> None:
         merge = self._merges[partition]
 
-        def caught_up(topic: str) -> bool:
-            return self._caught_up(topic, partition)
+        def caught_up(topic: str, before_ms: int) -> bool:
+            return self._caught_up(TP(topic, partition), before_ms)
 
         processed = 0
         while True:
@@ -192,15 +209,18 @@ class InputSequencer:
         await self._progress.reread()
         return False
 
-    def _caught_up(self, topic: str, partition: int) -> bool:
-        tp = TP(topic, partition)
+    def _caught_up(self, tp: TP, before_ms: int) -> bool:
+        """Whether ``tp`` can no longer deliver a record stamped before ``before_ms``."""
         if tp in self._quiet:
             return True
         highwater = self._progress.highwater(tp)
         if highwater is None:
             return False
         received = self._received.get(tp)
-        return highwater == 0 or (received is not None and received + 1 >= highwater)
+        if highwater != 0 and (received is None or received + 1 < highwater):
+            return False
+        fetched_at = self._progress.fetched_at_ms(tp)
+        return fetched_at is not None and fetched_at >= before_ms + FETCH_MARGIN_MS
 
     def _check_generation(self) -> None:
         generation = self._progress.generation()

@@ -122,6 +122,11 @@ class JoinConsumer(aiokafka_driver.Consumer):
         await self.commit_and_end_transactions()
         await super().on_partitions_revoked(revoked)
 
+    def fetched_at_ms(self, tp: TP) -> int | None:
+        """Wall-clock time (ms) of the fetch that last reported ``tp``'s high watermark."""
+        fetched: int | None = self._thread._ensure_consumer().last_poll_timestamp(tp)
+        return fetched
+
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         """The end of each partition, as the broker says now.
 

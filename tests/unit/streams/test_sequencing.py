@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.merge import ArrivalMerge, merge_key, merged
-from streams.sequencer import InputSequencer
+from streams.sequencer import FETCH_MARGIN_MS, InputSequencer
 
 TOPICS = ("dispatches", "scans")
 
@@ -54,7 +54,7 @@ def test_any_fetch_interleaving_gives_the_merged_order(
     merge: ArrivalMerge[str] = ArrivalMerge(TOPICS)
     out: list[str] = []
 
-    def caught_up(topic: str) -> bool:
+    def caught_up(topic: str, before_ms: int) -> bool:
         return next_index[topic] == len(records[topic])
 
     for topic, _ in arrival:
@@ -81,11 +81,18 @@ def test_a_restart_continues_the_same_sequence(
 def test_an_empty_partition_that_may_hold_earlier_records_is_waited_for() -> None:
     merge: ArrivalMerge[str] = ArrivalMerge(TOPICS)
     merge.add("scans", 10, 0, "scan")
-    assert merge.pop(lambda topic: False) is None
+    assert merge.pop(lambda topic, before_ms: False) is None
     assert merge.idle_topics() == ["dispatches"]
-    assert merge.pop(lambda topic: topic == "dispatches") == "scan"
+    asked: list[tuple[str, int]] = []
+
+    def dispatches_caught_up(topic: str, before_ms: int) -> bool:
+        asked.append((topic, before_ms))
+        return topic == "dispatches"
+
+    assert merge.pop(dispatches_caught_up) == "scan"
+    assert asked == [("dispatches", 10)]  # asked about records before the scan's timestamp
     merge.add("scans", 11, 1, "later scan")
-    assert merge.pop(lambda topic: False, force=True) == "later scan"
+    assert merge.pop(lambda topic, before_ms: False, force=True) == "later scan"
 
 
 @dataclass
@@ -114,12 +121,17 @@ class Progress:
         self.commits: dict[TP, int] = {}
         self.rereads = 0
         self.gaps: list[tuple[TP, int, int]] = []
+        self.fetched: int | None = 10**13
+        """Wall-clock ms of the last fetch of every partition (far after every record here)."""
 
     def generation(self) -> int:
         return self.gen
 
     def highwater(self, tp: TP) -> int | None:
         return self.marks.get(tp)
+
+    def fetched_at_ms(self, tp: TP) -> int | None:
+        return self.fetched
 
     def rebalancing(self) -> bool:
         return self.is_rebalancing
@@ -255,3 +267,27 @@ def test_records_the_consumer_skipped_are_read_again_and_real_gaps_accepted() ->
     assert progress.rereads == 2
     assert progress.gaps == [(TP("scans", 0), 16, 20)]
     assert processor.seen[-1] == "scans@20"
+
+
+def test_a_caught_up_partition_is_trusted_only_by_a_fetch_after_the_waiting_record() -> None:
+    """Live input: the dispatch partition's last fetch found nothing more, but it happened
+    before the scan waiting for it reached Kafka, so a dispatch stamped before that scan may
+    already be there."""
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 1, TP("dispatches", 0): 0}
+    progress.fetched = 2_000
+    seq = sequencer(progress, processor, clock)
+    asyncio.run(seq.receive(Event(Message("scans", 0, 0, 2.0))))
+    assert processor.seen == []
+    progress.fetched = 2_000 + FETCH_MARGIN_MS  # a newer fetch: still nothing earlier
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["scans@0"]
+
+    asyncio.run(seq.receive(Event(Message("scans", 0, 1, 3.0))))
+    assert processor.seen == ["scans@0"]
+    progress.marks[TP("dispatches", 0)] = 1  # the next fetch finds an earlier dispatch
+    progress.fetched = 4_000
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["scans@0"]
+    asyncio.run(seq.receive(Event(Message("dispatches", 0, 0, 2.5))))
+    assert processor.seen == ["scans@0", "dispatches@0", "scans@1"]
