@@ -33,7 +33,7 @@ from streams.web import install_views
 logger = logging.getLogger(__name__)
 
 
-_RECHECK_S = 0.1
+_RECHECK_S = 0.5
 """Seconds between two looks at the records waiting for another input topic."""
 
 

@@ -3,18 +3,20 @@
 The agent hands every record to :meth:`InputSequencer.receive`, which buffers it in the merge of
 its partition number (:mod:`streams.merge`) and processes whatever the merge releases; each
 record is acknowledged (its offset becomes committable) only once processed. A timer calls
-:meth:`InputSequencer.drain_waiting` to release records that waited too long for the other
-topic. Records still buffered when the partitions are reassigned are dropped, never
+:meth:`InputSequencer.drain_waiting` to release records once a newer fetch vouches for the
+other topic, or once they waited too long for it. Records still buffered when the partitions
+are reassigned are dropped, never
 acknowledged: the consumer reads them again from the committed offsets.
 
 When is a partition with nothing buffered known to hold no record earlier than the other
 topic's next one? Every record was received up to the high watermark of the partition's last
-fetch, *and* that fetch happened after the other record reached Kafka. The input topics are
-stamped by the broker when it appends a record (``LogAppendTime``, ``tracecode.topics``), so a
-record appended after that fetch carries a later timestamp. The high watermark alone is not
-enough: with live input it is soon stale, and a caught-up looking partition may already hold
-records older than the other topic's head. :data:`FETCH_MARGIN_MS` absorbs clock skew between
-the broker and the worker.
+fetch, *and* that fetch happened after the other record was produced: records carry the time
+their producer sent them, so a record produced after that fetch carries a later timestamp. The
+high watermark alone is not enough: with live input it is soon stale, and a caught-up looking
+partition may already hold records older than the other topic's head (dispatches then ran days
+of event time ahead of scans and fired stall, SLA and unknown-code alerts early).
+:data:`FETCH_MARGIN_MS` covers the time a record spends in its producer (linger, requests) and
+clock skew between the producing and the consuming host.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from streams.processor import JoinProcessor
 
 logger = logging.getLogger(__name__)
 
-FETCH_MARGIN_MS = 250
+FETCH_MARGIN_MS = 2_000
 """How much later than a record's timestamp a fetch must be to vouch for the other topic."""
 
 

@@ -110,9 +110,6 @@ class TopicSpec:
     min_insync_replicas: int
     retention_ms: int | None
     """``None`` for compacted topics: they keep the latest record per key."""
-    log_append_time: bool = False
-    """Whether the broker stamps each record with the time it appended it, so a record's
-    timestamp says when it reached Kafka (the workers merge the input topics in that order)."""
 
     @property
     def configs(self) -> dict[str, str]:
@@ -123,8 +120,6 @@ class TopicSpec:
         }
         if self.retention_ms is not None:
             configs["retention.ms"] = str(self.retention_ms)
-        if self.log_append_time:
-            configs["message.timestamp.type"] = "LogAppendTime"
         return configs
 
 
@@ -134,9 +129,7 @@ def topic_specs(names: TopicNames, config: TopicsConfig) -> list[TopicSpec]:
     def retention(hours: int) -> int:
         return -1 if hours == -1 else hours * _HOUR_MS
 
-    def keyed(
-        name: str, policy: CleanupPolicy = CleanupPolicy.DELETE, *, log_append_time: bool = False
-    ) -> TopicSpec:
+    def keyed(name: str, policy: CleanupPolicy = CleanupPolicy.DELETE) -> TopicSpec:
         # One partition count for every keyed topic: scans and dispatches are joined by key
         # and must be co-partitioned; the outputs keep the same key-to-partition mapping.
         return TopicSpec(
@@ -148,12 +141,11 @@ def topic_specs(names: TopicNames, config: TopicsConfig) -> list[TopicSpec]:
             retention_ms=None
             if policy is CleanupPolicy.COMPACT
             else retention(config.retention_hours),
-            log_append_time=log_append_time,
         )
 
     return [
-        keyed(names.scans, log_append_time=True),
-        keyed(names.dispatches, log_append_time=True),
+        keyed(names.scans),
+        keyed(names.dispatches),
         keyed(names.status, CleanupPolicy.COMPACT),
         keyed(names.history),
         keyed(names.alerts),

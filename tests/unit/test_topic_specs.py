@@ -44,16 +44,8 @@ def test_status_is_compacted_and_the_rest_expire() -> None:
         "cleanup.policy": "delete",
         "min.insync.replicas": "1",
         "retention.ms": str(48 * 3_600_000),
-        "message.timestamp.type": "LogAppendTime",
     }
     assert specs[names.dead_letters].configs["retention.ms"] == "-1"
-
-
-def test_only_the_inputs_are_stamped_by_the_broker() -> None:
-    names = TopicNames()
-    specs = specs_by_name(TopicsConfig())
-    stamped = {name for name, spec in specs.items() if spec.log_append_time}
-    assert stamped == {names.scans, names.dispatches}
 
 
 @pytest.mark.parametrize(
@@ -76,12 +68,7 @@ def test_state_reports_drift_and_incompatibilities() -> None:
         exists=True,
         partitions=3,
         replication_factor=1,
-        configs={
-            "cleanup.policy": "delete",
-            "min.insync.replicas": "1",
-            "retention.ms": "1",
-            "message.timestamp.type": "LogAppendTime",
-        },
+        configs={"cleanup.policy": "delete", "min.insync.replicas": "1", "retention.ms": "1"},
     )
 
     assert state.config_drift == {"retention.ms": ("1", spec.configs["retention.ms"])}

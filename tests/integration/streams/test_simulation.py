@@ -97,3 +97,27 @@ def test_every_shipment_joins_like_the_reference_and_raises_its_alerts(
         injected = [code for code, truth in simulation.truth.items() if truth.journey is case]
         assert injected, case
         assert all(any(a["kind"] == kind for a in alerts[code]) for code in injected), case
+
+
+def test_live_input_raises_exactly_the_expected_alerts(
+    kafka: KafkaConnection, topics: TopicNames, group: str, worker: WorkerFactory
+) -> None:
+    """Published while the worker runs: an idle-looking input partition must not let the other
+    topic run ahead in event time (which fires stall, SLA and unknown-code alerts early)."""
+    joined = worker().start()
+    joined.wait_ready()
+    simulation = publish_simulation(kafka, topics, 1000, seed=5)
+    wait_until_idle(kafka, group, topics)
+    reference = reference_join(kafka, topics)
+
+    fired: dict[str, set[str]] = defaultdict(set)
+    for alert in decoded(read_topic(kafka, topics.alerts), RecordType.SHIPMENT_ALERT):
+        fired[alert["code"]].add(alert["kind"])
+    wrong = []
+    for code, truth in simulation.truth.items():
+        stream_time = reference.stream_time[reference.partition_of[code]]
+        assert stream_time is not None
+        expected = truth.expected_at(stream_time)
+        if fired[code] != expected:
+            wrong.append((code, truth.journey, sorted(expected), sorted(fired[code])))
+    assert not wrong, f"{len(wrong)} shipments' alerts differ from the truth, e.g. {wrong[:5]}"

@@ -286,7 +286,7 @@ def test_a_caught_up_partition_is_trusted_only_by_a_fetch_after_the_waiting_reco
     asyncio.run(seq.receive(Event(Message("scans", 0, 1, 3.0))))
     assert processor.seen == ["scans@0"]
     progress.marks[TP("dispatches", 0)] = 1  # the next fetch finds an earlier dispatch
-    progress.fetched = 4_000
+    progress.fetched = 3_000 + FETCH_MARGIN_MS
     asyncio.run(seq.drain_waiting())
     assert processor.seen == ["scans@0"]
     asyncio.run(seq.receive(Event(Message("dispatches", 0, 0, 2.5))))
