@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pycountry
@@ -38,6 +38,14 @@ COUNTRIES: frozenset[str] = frozenset({country.alpha_2 for country in pycountry.
 MIN_UTC_OFFSET_MINUTES = -12 * 60
 MAX_UTC_OFFSET_MINUTES = 14 * 60
 """Real UTC offsets run from UTC-12:00 (Baker Island) to UTC+14:00 (Line Islands)."""
+
+MAX_CLOCK_SKEW = timedelta(hours=1)
+"""How far an event's own time may lie after tracecode received it.
+
+Carrier and seller clocks drift by seconds or minutes; an event stamped hours after its receipt
+comes from a wrong clock or UTC offset. Accepted, it would move the join's stream time ahead for
+every shipment of its partition and fire their time-based alerts early.
+"""
 
 DEAD_LETTER_STAGES = frozenset({"decode", "validate", "process"})
 
@@ -110,6 +118,17 @@ class _Rules:
                     field, "timezone-aware", "a naive datetime would be read as UTC silently"
                 )
 
+    def not_after_receipt(self, record: Mapping[str, Any], field: str) -> None:
+        happened, received = record[field], record["received_time"]
+        if happened - received > MAX_CLOCK_SKEW:
+            raise self.fail(
+                field,
+                "not-after-receipt",
+                f"{happened.isoformat()} is {happened - received} after received_time "
+                f"{received.isoformat()}; an event is received after it happens (clocks may "
+                f"differ by {MAX_CLOCK_SKEW} at most): check the sender's clock and UTC offset",
+            )
+
     def carrier(self, value: str | None, field: str) -> None:
         if value is not None and not is_carrier_slug(value):
             raise self.fail(
@@ -173,6 +192,7 @@ def _carrier_scan(record: Mapping[str, Any], rules: _Rules) -> None:
     rules.location(record["location"], "location")
     rules.offset(record, "event_utc_offset_minutes")
     rules.aware(record, "event_time", "received_time")
+    rules.not_after_receipt(record, "event_time")
     if record["retracts_event_id"] == record["event_id"]:
         raise rules.fail(
             "retracts_event_id", "retracts-other-event", "an event cannot retract itself"
@@ -216,6 +236,7 @@ def _seller_dispatch(record: Mapping[str, Any], rules: _Rules) -> None:
         raise rules.fail("quantity", "quantity-positive", f"{record['quantity']} < 1")
     rules.offset(record, "dispatch_utc_offset_minutes")
     rules.aware(record, "dispatch_time", "promised_ship_by", "promised_delivery", "received_time")
+    rules.not_after_receipt(record, "dispatch_time")
     rules.carrier(record["carrier"], "carrier")
     rules.place(record["origin"], "origin")
     rules.place(record["destination"], "destination")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,7 +9,7 @@ import pytest
 from schemas.codes import MarketplaceFormat, marketplace_code
 from schemas.errors import InvalidRecordError
 from schemas.records import RecordType
-from schemas.validation import COUNTRIES, is_carrier_slug, validate
+from schemas.validation import COUNTRIES, MAX_CLOCK_SKEW, is_carrier_slug, validate
 
 from .samples import CODE, SAMPLES
 
@@ -81,11 +81,23 @@ CASES: list[tuple[RecordType, Edit, str, str]] = [
     ),
     (
         RecordType.CARRIER_SCAN,
+        lambda r: r.update(event_time=r["received_time"] + MAX_CLOCK_SKEW + timedelta(seconds=1)),
+        "event_time",
+        "not-after-receipt",
+    ),
+    (
+        RecordType.CARRIER_SCAN,
         lambda r: r.update(retracts_event_id=r["event_id"]),
         "retracts_event_id",
         "retracts-other-event",
     ),
     (RecordType.SELLER_DISPATCH, lambda r: r.update(quantity=0), "quantity", "quantity-positive"),
+    (
+        RecordType.SELLER_DISPATCH,
+        lambda r: r.update(dispatch_time=r["received_time"] + timedelta(hours=8)),
+        "dispatch_time",
+        "not-after-receipt",
+    ),
     (
         RecordType.SELLER_DISPATCH,
         lambda r: r["product"].update(gtin="09506000134353"),
@@ -194,6 +206,18 @@ def test_broken_rule_is_named(record_type: RecordType, edit: Edit, field: str, r
         validate(record_type, record)
     assert (info.value.field, info.value.rule) == (field, rule)
     assert f"{field!r} breaks rule {rule!r}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("record_type", "field"),
+    [(RecordType.CARRIER_SCAN, "event_time"), (RecordType.SELLER_DISPATCH, "dispatch_time")],
+)
+def test_an_event_may_run_ahead_of_its_receipt_by_the_clock_skew(
+    record_type: RecordType, field: str
+) -> None:
+    record: dict[str, Any] = dict(SAMPLES[record_type]())
+    record[field] = record["received_time"] + MAX_CLOCK_SKEW
+    validate(record_type, record)
 
 
 def test_non_canonical_code_error_says_what_to_write() -> None:

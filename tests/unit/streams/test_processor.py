@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,19 @@ def test_a_key_that_is_not_the_code_says_so() -> None:
     harness.feed(TOPICS.scans, b"tc-0000 0000 0042", a_scan("e1", 1))
     (letter,) = dead_letters(harness)
     assert "key" in letter["error_message"] and CODE in letter["error_message"]
+
+
+def test_a_scan_stamped_after_its_receipt_cannot_move_the_clock() -> None:
+    harness = Harness()
+    harness.feed(TOPICS.dispatches, CODE.encode(), a_dispatch())
+    harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 1))
+    wrong_clock = {**scan("e2", 0), "code": CODE, "event_time": NOW + timedelta(days=5)}
+    harness.feed(TOPICS.scans, CODE.encode(), SCANS.encode(wrong_clock))  # type: ignore[arg-type]
+    harness.commit()
+    (letter,) = dead_letters(harness)
+    assert letter["stage"] == Stage.VALIDATE.value
+    assert "not-after-receipt" in letter["error_message"]
+    assert harness.sender.to(TOPICS.alerts) == []  # accepted: STALLED and EXPIRED
 
 
 def test_a_join_failure_is_dead_lettered_and_the_partition_keeps_going(

@@ -21,7 +21,7 @@ ITEM_LINK = "https://id.gs1.org/01/10614141073464/21/2017"
 OTHER = "urn:epc:id:sgtin:0614141.107346.2018"
 OTHER_CODE = "(01)10614141073464(21)2018"
 PALLET = "urn:epc:id:sscc:0614141.1234567890"
-RECEIVED = datetime(2024, 5, 2, tzinfo=UTC)
+RECEIVED = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def run(value: dict[str, Any], **options: Any) -> Capture:
