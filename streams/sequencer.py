@@ -5,8 +5,8 @@ its partition number (:mod:`streams.merge`) and processes whatever the merge rel
 record is acknowledged (its offset becomes committable) only once processed. A timer calls
 :meth:`InputSequencer.drain_waiting` to release records once a newer fetch vouches for the
 other topic, or once they waited too long for it. Records still buffered when the partitions
-are reassigned are dropped, never
-acknowledged: the consumer reads them again from the committed offsets.
+are reassigned are dropped, never acknowledged: the consumer reads them again from the
+committed offsets.
 
 When is a partition with nothing buffered known to hold no record earlier than the other
 topic's next one? Every record was received up to the high watermark of the partition's last
