@@ -1,11 +1,11 @@
-"""The two input partitions of one partition number, merged in the order records reached Kafka.
+"""The two input partitions of one partition number, merged in the order records were sent.
 
 A worker fetches partition *p* of the scans topic and partition *p* of the dispatches topic
 independently, and Faust hands their records over in whatever interleaving the fetches
 produce. Stream time and the alerts that fire depend on that interleaving: while the worker
 catches up on a backlog, the sparser dispatches topic would run hours ahead of the scans and
 push the clock past scans not yet read. So, like Kafka Streams' timestamp synchronization, the
-worker buffers the records of both partitions and always takes the one that reached Kafka
+worker buffers the records of both partitions and always takes the one its producer sent
 first (record timestamp, then topic, then offset). A partition with nothing buffered is waited
 for while it may still hold an earlier record, for at most a bounded time (see
 :mod:`streams.sequencer` for how the worker knows).

@@ -1,4 +1,4 @@
-"""Feeds the join the records of each partition number in the order they reached Kafka.
+"""Feeds the join the records of each partition number in the order they were sent.
 
 The agent hands every record to :meth:`InputSequencer.receive`, which buffers it in the merge of
 its partition number (:mod:`streams.merge`) and processes whatever the merge releases; each
