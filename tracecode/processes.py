@@ -17,11 +17,10 @@ LOOPBACK = "127.0.0.1"
 
 
 def is_alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie (exited child not yet reaped) counts as gone."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        # Reaps the process if this very process started it (tests and the demo do).
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
+    """Whether ``pid`` runs; a zombie (exited, not yet reaped) counts as gone.
+
+    A zombie this very process started (tests and the demo do) is reaped, so its pid is free.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -32,7 +31,11 @@ def is_alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    if stat.rpartition(")")[2].split()[0] != "Z":
+        return True
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    return False
 
 
 def command_line(pid: int) -> str:
