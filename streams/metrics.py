@@ -50,9 +50,15 @@ class JoinMetrics:
             ["partition"],
             registry=registry,
         )
+        self.forgotten = Counter(
+            f"{PREFIX}_states_forgotten",
+            "Shipment states deleted after Rules.forget_after without events.",
+            registry=registry,
+        )
         self.deadlines = Gauge(
             f"{PREFIX}_deadlines_scheduled",
-            "Shipments with a time-based rule pending, per assigned partition.",
+            "Shipments with a time-based rule (or their forgetting) pending, per assigned "
+            "partition.",
             ["partition"],
             registry=registry,
         )
@@ -67,6 +73,9 @@ class JoinMetrics:
                 self.alerts.labels(alert["kind"]).inc()
             if transition.status_change is not None:
                 self.status_changes.labels(transition.status_change["status"]).inc()
+        forgotten = sum(1 for state in step.writes.values() if state is None)
+        if forgotten:
+            self.forgotten.inc(forgotten)
 
     def on_partition(self, partition: int, join: PartitionJoin | None) -> None:
         """Show the stream time and pending deadlines of ``partition``."""

@@ -21,7 +21,7 @@ class OutputSender:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         source: TP,
         partition: int | None = None,
         on_delivered: Callable[[RecordMetadata], None] | None = None,

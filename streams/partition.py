@@ -11,7 +11,8 @@ moves forward, and equals the largest ``last_event_time`` of the partition's sta
 rebuilt exactly from the table after a restart. When an applied event moves it forward, every
 rule due by then fires *before* the event is applied (a parcel scanned 80 h after its previous
 scan was stalled from hour 72 on), and rules the event itself made due in the past fire right
-after it.
+after it. A shipment idle for ``Rules.forget_after`` with no rule left to fire is forgotten
+(its state deleted); the state that set the stream time never is, so the clock survives.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class Step:
     """The event's own transition (its outcome says whether it was applied)."""
     changes: list[tuple[str, Transition]] = field(default_factory=list)
     """Every state-changing transition, the event's and the ticks', in the order they ran."""
-    writes: dict[str, ShipmentState] = field(default_factory=dict)
-    """The new state of every code that changed, to persist."""
+    writes: dict[str, ShipmentState | None] = field(default_factory=dict)
+    """The new state of every code that changed, to persist; ``None`` forgets the code."""
 
 
 class PartitionJoin:
@@ -85,7 +86,8 @@ class PartitionJoin:
             self._fire_due(step, now)
             if code in step.writes:
                 # The event's own code was due: apply the event to the ticked state (ticks
-                # change no scan or id list, so it is still applied).
+                # change no scan or id list, so it is still applied), or to none if the tick
+                # forgot the code: an event after so long starts the shipment afresh.
                 step.event = apply(step.writes[code], event, self._rules, now)
         self._record(step, code, step.event)
         self._fire_due(step, now)
@@ -108,6 +110,10 @@ class PartitionJoin:
             fired = tick(state, self.stream_time, self._rules, now)
             if fired.outcome is Outcome.APPLIED:
                 self._record(step, code, fired)
+            elif fired.outcome is Outcome.FORGOTTEN:
+                if fired.alerts or fired.status_change is not None:
+                    step.changes.append((code, fired))
+                step.writes[code] = None
             else:
                 # Nothing to do now (the index held a due time the state no longer has).
                 self._index.schedule(code, _later(next_due(state, self._rules), self.stream_time))

@@ -3,9 +3,10 @@
 Reads go through a bounded cache of decoded states in front of RocksDB. Changes stay in memory
 until the next commit writes them back (:meth:`ShipmentStates.write_back`): each changed
 shipment is encoded once, written to RocksDB, and sent as one changelog record in the
-transaction of its partition, however many of its events the interval held. Under
-at-least-once the commit writes them back only after the outputs were delivered, so a state
-change is never durable before what it caused.
+transaction of its partition, however many of its events the interval held; a forgotten one is
+deleted, and its changelog record is a tombstone. Under at-least-once the commit writes them
+back only after the outputs were delivered, so a state change is never durable before what it
+caused.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class ShipmentStates:
         self._input_topic = input_topic
         self._capacity = capacity
         self._cache: OrderedDict[Key, ShipmentState] = OrderedDict()
-        self._changed: dict[Key, tuple[ShipmentState, Any]] = {}
+        self._changed: dict[Key, tuple[ShipmentState | None, Any]] = {}
 
     @property
     def changed(self) -> int:
@@ -54,6 +55,9 @@ class ShipmentStates:
     def get(self, partition: int, code: str) -> ShipmentState | None:
         """The current state of ``code`` in ``partition`` (changes not written back included)."""
         key = (partition, code)
+        changed = self._changed.get(key)
+        if changed is not None:
+            return changed[0]
         state = self._cache.get(key)
         if state is not None:
             self._cache.move_to_end(key)
@@ -63,33 +67,43 @@ class ShipmentStates:
             self._remember(key, state)
         return state
 
-    def put(self, partition: int, code: str, state: ShipmentState, cause: Any) -> None:
-        """Change the state of ``code``; ``cause`` is the input message that changed it."""
+    def put(self, partition: int, code: str, state: ShipmentState | None, cause: Any) -> None:
+        """Change the state of ``code`` (``None``: forget it); ``cause`` is the input message
+        that changed it."""
         key = (partition, code)
         self._changed[key] = (state, cause)
-        self._remember(key, state)
+        if state is None:
+            self._cache.pop(key, None)
+        else:
+            self._remember(key, state)
 
     def partition_states(self, partition: int) -> Iterator[ShipmentState]:
         """Every state of ``partition``, changes not written back included."""
         changed = {code: state for (p, code), (state, _) in self._changed.items() if p == partition}
-        for state in self._store.partition_states(partition):
-            yield changed.pop(state["code"], state)
-        yield from changed.values()
+        for stored in self._store.partition_states(partition):
+            state = changed.pop(stored["code"], stored)
+            if state is not None:
+                yield state
+        yield from (state for state in changed.values() if state is not None)
 
     async def write_back(self, on_failure: OnFailure) -> None:
         """Write every changed state to RocksDB and its changelog; then they are unchanged."""
         changed, self._changed = self._changed, {}
         changelog = self._store.changelog_topic
         for (partition, code), (state, cause) in changed.items():
-            try:
-                data = encode_state(state)
-            except Exception as error:
-                # A bug, not data: keep the last written state and say which record led here.
-                logger.exception("a shipment state cannot be encoded", extra={"code": code})
-                self._cache.pop((partition, code), None)
-                await on_failure(cause, error)
-                continue
-            self._store.put(partition, code, data)
+            data: bytes | None = None
+            if state is None:
+                self._store.delete(partition, code)
+            else:
+                try:
+                    data = encode_state(state)
+                except Exception as error:
+                    # A bug, not data: keep the last written state and say which record led here.
+                    logger.exception("a shipment state cannot be encoded", extra={"code": code})
+                    self._cache.pop((partition, code), None)
+                    await on_failure(cause, error)
+                    continue
+                self._store.put(partition, code, data)
             await self._sender.send(
                 changelog,
                 code.encode(),

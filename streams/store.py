@@ -44,6 +44,10 @@ class ShipmentStore:
         """Store an encoded state in ``partition`` (no changelog record: the caller sends it)."""
         self._db(partition).put(code.encode(), data)
 
+    def delete(self, partition: int, code: str) -> None:
+        """Delete the state of ``code`` from ``partition`` (the caller sends the tombstone)."""
+        self._db(partition).delete(code.encode())
+
     def partition_states(self, partition: int) -> Iterator[ShipmentState]:
         """Every state stored in ``partition``."""
         for _key, data in self._table.data._visible_items(self._db(partition)):

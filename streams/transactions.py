@@ -226,7 +226,7 @@ class CheckedProducer(aiokafka_driver.Producer):
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         partition: int | None,
         transactional_id: str | None,
         on_delivered: Callable[[RecordMetadata], None] | None = None,

@@ -58,6 +58,9 @@ class Outcome(StrEnum):
     """The event was declared erroneous before (EPCIS errorDeclaration): it is not applied."""
     UNCHANGED = "unchanged"
     """A tick found nothing due."""
+    FORGOTTEN = "forgotten"
+    """A tick left the shipment idle past ``Rules.forget_after`` with no rule to fire: its state
+    is to be deleted (the alerts and status change that fired in the same tick still go out)."""
 
 
 class CloneRule(StrEnum):
@@ -91,6 +94,9 @@ class Rules:
     """Scans of a code with no dispatch for this long make an unknown code."""
     expire_after: timedelta = timedelta(days=30)
     """A shipment with no event for this long expires."""
+    forget_after: timedelta | None = timedelta(days=90)
+    """A shipment with no event for this long, and no rule left to fire, is forgotten: its state
+    leaves the table (its history stays in the sink). ``None`` keeps every state forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,17 +447,29 @@ def tick(state: ShipmentState, stream_time: datetime, rules: Rules, now: datetim
         _derive(new, rules)
         status_change = _status_change(state, new, expiry, None, now)
 
+    outcome = Outcome.APPLIED
     if not alerts and status_change is None:
-        return Transition(state, Outcome.UNCHANGED)
-    new["alerted"] = _capped(
-        [*state["alerted"], *(alert["alert_id"] for alert in alerts)], rules.max_remembered_ids
-    )
-    new["updated_at"] = now
-    return Transition(new, Outcome.APPLIED, None, status_change, tuple(alerts))
+        new, outcome = state, Outcome.UNCHANGED
+    else:
+        new["alerted"] = _capped(
+            [*state["alerted"], *(alert["alert_id"] for alert in alerts)], rules.max_remembered_ids
+        )
+        new["updated_at"] = now
+    forget = _forget_due(new, rules)
+    if forget is not None and forget <= stream_time:
+        # What fired just now still goes out; only the state is dropped.
+        outcome = Outcome.FORGOTTEN
+    return Transition(new, outcome, None, status_change, tuple(alerts))
 
 
 def next_due(state: ShipmentState, rules: Rules) -> datetime | None:
     """The earliest stream time at which :func:`tick` would change something, if any."""
+    pending = _pending_due(state, rules)
+    return pending if pending is not None else _forget_due(state, rules)
+
+
+def _pending_due(state: ShipmentState, rules: Rules) -> datetime | None:
+    """When the next alert or the expiry of ``state`` is due, if any."""
     dues = [
         alert["detected_at"]
         for alert in _due_alerts(state, rules)
@@ -461,6 +479,14 @@ def next_due(state: ShipmentState, rules: Rules) -> datetime | None:
     if expiry is not None:
         dues.append(expiry)
     return min(dues, default=None)
+
+
+def _forget_due(state: ShipmentState, rules: Rules) -> datetime | None:
+    """When ``state`` may be forgotten: never while an alert or the expiry is still pending."""
+    last = state["last_event_time"]
+    if rules.forget_after is None or last is None or _pending_due(state, rules) is not None:
+        return None
+    return last + rules.forget_after
 
 
 def _expiry_due(state: ShipmentState, rules: Rules) -> datetime | None:

@@ -68,7 +68,11 @@ def install_views(
             answered_by = {WORKER_HEADER: worker_id}
             if state is None:
                 return self.json(
-                    {"error": f"no shipment with code {canonical!r}", "code": canonical},
+                    {
+                        "error": f"no shipment with code {canonical!r} (never seen, or "
+                        "forgotten after a long idle time: its history is in ClickHouse)",
+                        "code": canonical,
+                    },
                     status=404,
                     headers=answered_by,
                 )

@@ -270,6 +270,12 @@ class WorkerSettings(BaseSettings):
         24.0, gt=0, description="Scanned but not dispatched this long: unknown code."
     )
     expire_days: float = Field(30.0, gt=0, description="No event this long: tracking expires.")
+    forget_days: float = Field(
+        90.0,
+        ge=0,
+        description="No event this long and no rule left to fire: the worker deletes the "
+        "shipment's state (its history stays in ClickHouse); 0 keeps every state forever.",
+    )
     clone_speed_kmh: float = Field(
         1000.0, gt=0, description="Faster than this between two scans: a suspected clone."
     )
@@ -443,6 +449,7 @@ class Settings(BaseSettings):
             dispatch_sla=timedelta(hours=worker.dispatch_sla_hours),
             unknown_code_grace=timedelta(hours=worker.unknown_code_grace_hours),
             expire_after=timedelta(days=worker.expire_days),
+            forget_after=timedelta(days=worker.forget_days) if worker.forget_days else None,
         )
         try:
             return WorkerConfig(

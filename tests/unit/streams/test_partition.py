@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,8 @@ from streams.transition import InputEvent, Outcome, Rules, apply, next_due, tick
 from tests.unit.streams.test_transition import NOW, T0, dispatch, scan
 
 RULES = Rules()
+BRIEF = Rules(expire_after=timedelta(days=8), forget_after=timedelta(days=10))
+"""Rules under which the traffic below also forgets shipments."""
 CODES = ["TC0000000001", "TC0000000002", "TC0000000003"]
 
 
@@ -55,7 +58,8 @@ def _time(event: InputEvent) -> datetime:
 class FullScanReference:
     """The rules without an index: after every clock move, tick every state that is due."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: Rules = RULES) -> None:
+        self.rules = rules
         self.states: dict[str, ShipmentState] = {}
         self.clock: datetime | None = None
         self.alerts: list[str] = []
@@ -63,14 +67,14 @@ class FullScanReference:
 
     def process(self, event: InputEvent) -> None:
         code = event["code"]
-        first = apply(self.states.get(code), event, RULES, NOW)
+        first = apply(self.states.get(code), event, self.rules, NOW)
         if first.outcome is not Outcome.APPLIED:
             return
         time = _time(event)
         if self.clock is None or time > self.clock:
             self.clock = time
             self._tick_all()
-            first = apply(self.states.get(code), event, RULES, NOW)
+            first = apply(self.states.get(code), event, self.rules, NOW)
         self._keep(code, first)
         self._tick_all()
 
@@ -79,12 +83,14 @@ class FullScanReference:
         due = sorted(
             (when, code)
             for code, state in self.states.items()
-            if (when := next_due(state, RULES)) is not None and when <= self.clock
+            if (when := next_due(state, self.rules)) is not None and when <= self.clock
         )
         for _, code in due:
-            fired = tick(self.states[code], self.clock, RULES, NOW)
-            if fired.outcome is Outcome.APPLIED:
+            fired = tick(self.states[code], self.clock, self.rules, NOW)
+            if fired.outcome is not Outcome.UNCHANGED:
                 self._keep(code, fired)
+            if fired.outcome is Outcome.FORGOTTEN:
+                del self.states[code]
 
     def _keep(self, code: str, transition: Any) -> None:
         self.states[code] = transition.state
@@ -94,17 +100,17 @@ class FullScanReference:
 
 
 def run(
-    events: list[InputEvent], restart_at: int | None = None
+    events: list[InputEvent], restart_at: int | None = None, rules: Rules = RULES
 ) -> tuple[dict[str, ShipmentState], list[str], list[tuple[str, int]]]:
     states: dict[str, ShipmentState] = {}
-    join = PartitionJoin(RULES, states.get)
+    join = PartitionJoin(rules, states.get)
     alerts: list[str] = []
     changes: list[tuple[str, int]] = []
     for position, event in enumerate(events):
         if position == restart_at:
-            join = PartitionJoin.rebuild(RULES, states.get, list(states.values()))
+            join = PartitionJoin.rebuild(rules, states.get, list(states.values()))
         step = join.process(event, NOW)
-        states.update(step.writes)
+        write(states, step.writes)
         for _code, transition in step.changes:
             alerts += [alert["alert_id"] for alert in transition.alerts]
             if transition.status_change is not None:
@@ -112,32 +118,42 @@ def run(
     return states, alerts, changes
 
 
+def write(states: dict[str, ShipmentState], writes: dict[str, ShipmentState | None]) -> None:
+    for code, state in writes.items():
+        if state is None:
+            states.pop(code, None)  # may have come and gone within the step
+        else:
+            states[code] = state
+
+
+@pytest.mark.parametrize("rules", [RULES, BRIEF], ids=["default", "brief"])
 @settings(max_examples=200, deadline=None)
-@given(partition_traffic())
-def test_the_index_fires_what_a_full_scan_fires(events: list[InputEvent]) -> None:
-    reference = FullScanReference()
+@given(events=partition_traffic())
+def test_the_index_fires_what_a_full_scan_fires(rules: Rules, events: list[InputEvent]) -> None:
+    reference = FullScanReference(rules)
     for event in events:
         reference.process(event)
-    states, alerts, changes = run(events)
+    states, alerts, changes = run(events, rules=rules)
     assert states == reference.states
     assert alerts == reference.alerts
     assert changes == reference.changes
 
 
+@pytest.mark.parametrize("rules", [RULES, BRIEF], ids=["default", "brief"])
 @settings(max_examples=200, deadline=None)
-@given(partition_traffic(), st.data())
+@given(events=partition_traffic(), data=st.data())
 def test_a_rebuilt_join_continues_like_the_one_that_was_never_stopped(
-    events: list[InputEvent], data: st.DataObject
+    rules: Rules, events: list[InputEvent], data: st.DataObject
 ) -> None:
     restart_at = data.draw(st.integers(0, max(0, len(events) - 1)))
-    assert run(events, restart_at) == run(events)
+    assert run(events, restart_at, rules) == run(events, rules=rules)
 
 
 def test_a_stall_fires_before_the_late_scan_that_ends_it() -> None:
     states: dict[str, ShipmentState] = {}
     join = PartitionJoin(RULES, states.get)
     for event in [dispatch(), scan("e1", 1, SubStatus.DEPARTED_FACILITY)]:
-        states.update(join.process(event, NOW).writes)
+        write(states, join.process(event, NOW).writes)
     step = join.process(scan("e2", 90, SubStatus.ARRIVED_AT_FACILITY), NOW)
     kinds = [[alert["kind"] for alert in t.alerts] for _, t in step.changes]
     assert kinds == [["STALLED"], []]
@@ -150,9 +166,9 @@ def test_a_stall_fires_before_the_late_scan_that_ends_it() -> None:
 def test_stream_time_moves_only_with_applied_events_and_never_back() -> None:
     states: dict[str, ShipmentState] = {}
     join = PartitionJoin(RULES, states.get)
-    states.update(join.process(scan("e1", 10), NOW).writes)
+    write(states, join.process(scan("e1", 10), NOW).writes)
     assert join.stream_time == T0 + timedelta(hours=10)
-    states.update(join.process(scan("e0", 5), NOW).writes)
+    write(states, join.process(scan("e0", 5), NOW).writes)
     assert join.stream_time == T0 + timedelta(hours=10)
     duplicate = join.process(scan("e1", 10), NOW)
     assert duplicate.event.outcome is Outcome.DUPLICATE and not duplicate.writes
@@ -165,19 +181,60 @@ def test_a_late_event_whose_rule_is_already_due_fires_at_once() -> None:
     states: dict[str, ShipmentState] = {}
     join = PartitionJoin(RULES, states.get)
     other = for_code(scan("x", 100), CODES[1])
-    states.update(join.process(other, NOW).writes)
+    write(states, join.process(other, NOW).writes)
     step = join.process(for_code(scan("late", 1, SubStatus.PICKED_UP), CODES[0]), NOW)
     fired = {alert["kind"] for _, t in step.changes for alert in t.alerts}
     assert "UNKNOWN_CODE" in fired  # first scan at hour 1, grace 24 h, stream time hour 100
 
 
+@pytest.mark.parametrize("rules", [RULES, BRIEF], ids=["default", "brief"])
 @settings(max_examples=300, deadline=None)
-@given(partition_traffic(), st.integers(0, 24 * 80))
-def test_a_tick_leaves_nothing_due_at_its_stream_time(events: list[InputEvent], hours: int) -> None:
-    """The index relies on it: after a tick at T, the next due time lies after T."""
-    states, _, _ = run(events)
+@given(events=partition_traffic(), hours=st.integers(0, 24 * 80))
+def test_a_tick_leaves_nothing_due_at_its_stream_time(
+    rules: Rules, events: list[InputEvent], hours: int
+) -> None:
+    """The index relies on it: after a tick at T, the next due time lies after T (unless the
+    tick forgot the shipment)."""
+    states, _, _ = run(events, rules=rules)
     at = T0 + timedelta(hours=hours)
     for state in states.values():
-        ticked = tick(state, at, RULES, NOW)
-        due = next_due(ticked.state, RULES)
+        ticked = tick(state, at, rules, NOW)
+        if ticked.outcome is Outcome.FORGOTTEN:
+            continue
+        due = next_due(ticked.state, rules)
         assert due is None or due > at
+
+
+def test_idle_shipments_are_forgotten_and_the_clock_survives_a_rebuild() -> None:
+    states: dict[str, ShipmentState] = {}
+    join = PartitionJoin(BRIEF, states.get)
+    delivered = [
+        for_code(event, CODES[0])
+        for event in (dispatch(), scan("e1", 1), scan("e2", 9, SubStatus.DELIVERED_TO_RECIPIENT))
+    ]
+    for event in delivered:
+        write(states, join.process(event, NOW).writes)
+    write(states, join.process(for_code(scan("x", 24 * 10), CODES[1]), NOW).writes)
+    assert CODES[0] in states  # idle for 10 days minus 9 hours: not yet
+
+    step = join.process(for_code(scan("y", 24 * 11), CODES[1]), NOW)
+    assert step.writes[CODES[0]] is None
+    assert not [t for code, t in step.changes if code == CODES[0]]  # forgetting sends nothing
+    write(states, step.writes)
+    assert set(states) == {CODES[1]}
+
+    rebuilt = PartitionJoin.rebuild(BRIEF, states.get, states.values())
+    assert rebuilt.stream_time == join.stream_time == T0 + timedelta(days=11)
+
+
+def test_an_event_for_a_forgotten_code_starts_it_afresh() -> None:
+    states: dict[str, ShipmentState] = {}
+    join = PartitionJoin(BRIEF, states.get)
+    for event in (dispatch(), scan("e1", 1), scan("e2", 9, SubStatus.DELIVERED_TO_RECIPIENT)):
+        write(states, join.process(event, NOW).writes)
+
+    step = join.process(scan("e3", 24 * 30, SubStatus.IN_TRANSIT), NOW)
+    write(states, step.writes)
+    (state,) = states.values()
+    assert state["dispatch"] is None and [s["event_id"] for s in state["scans"]] == ["e3"]
+    assert state["clone_rules"] == []  # not a scan after delivery: the delivery is forgotten

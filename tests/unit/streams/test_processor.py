@@ -26,6 +26,7 @@ from streams.partition import PartitionJoin
 from streams.processor import JoinProcessor
 from streams.states import ShipmentStates
 from streams.store import encode_state
+from streams.transition import Rules
 from tests.unit.streams.test_transition import NOW, dispatch, scan
 
 TOPICS = TopicNames().with_prefix("unit.")
@@ -62,6 +63,9 @@ class FakeStore:
     def put(self, partition: int, code: str, data: bytes) -> None:
         self.data.setdefault(partition, {})[code] = data
 
+    def delete(self, partition: int, code: str) -> None:
+        self.data.get(partition, {}).pop(code, None)
+
     def partition_states(self, partition: int) -> list[ShipmentState]:
         decode = codec_for(RecordType.SHIPMENT_STATE).decode
         return [decode(data) for data in self.data.get(partition, {}).values()]
@@ -81,7 +85,7 @@ class FakeSender:
         self,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         source: TP,
         partition: int | None = None,
         on_delivered: Any = None,
@@ -95,13 +99,14 @@ class FakeSender:
 
 
 class Harness:
-    def __init__(self) -> None:
+    def __init__(self, rules: Rules | None = None) -> None:
         config = WorkerConfig(
             kafka=KafkaConnection("127.0.0.1:1"),
             topics=TOPICS,
             state_dir=Path("/nonexistent"),
             partitions=4,
             app_id="unit-app",
+            rules=rules or Rules(),
         )
         self.store = FakeStore()
         self.sender = FakeSender()
@@ -247,6 +252,24 @@ def test_a_scan_stamped_after_its_receipt_cannot_move_the_clock() -> None:
     assert letter["stage"] == Stage.VALIDATE.value
     assert "not-after-receipt" in letter["error_message"]
     assert harness.sender.to(TOPICS.alerts) == []  # accepted: STALLED and EXPIRED
+
+
+def test_a_forgotten_shipment_leaves_the_table_with_a_tombstone() -> None:
+    harness = Harness(Rules(expire_after=timedelta(days=8), forget_after=timedelta(days=10)))
+    harness.feed(TOPICS.dispatches, CODE.encode(), a_dispatch())
+    harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 9, SubStatus.DELIVERED_TO_RECIPIENT))
+    other = marketplace_code(43)
+    later = {**scan("o1", 24 * 11), "code": other}
+    harness.feed(TOPICS.scans, other.encode(), SCANS.encode(later))  # type: ignore[arg-type]
+    harness.commit()
+
+    assert harness.store.get(0, CODE) is None and harness.store.get(0, other) is not None
+    assert harness.states.get(0, CODE) is None
+    assert [(r["key"], r["value"]) for r in harness.sender.to(CHANGELOG)] == [
+        (CODE.encode(), None),
+        (other.encode(), harness.store.data[0][other]),
+    ]
+    assert harness.metric("tracecode_streams_states_forgotten_total") == 1
 
 
 def test_a_join_failure_is_dead_lettered_and_the_partition_keeps_going(

@@ -58,3 +58,20 @@ def test_the_cache_keeps_changes_beyond_its_size_and_forgets_clean_states() -> N
     assert states.get(0, "A") == store.get(0, "A")  # read from RocksDB again
     states.forget()
     assert not states._cache
+
+
+def test_a_forgotten_state_is_gone_at_once_and_deleted_with_a_tombstone() -> None:
+    store, sender = FakeStore(), FakeSender()
+    states = ShipmentStates(store, sender, TOPICS.scans)  # type: ignore[arg-type]
+    states.put(3, "A", a_state("A"), cause=None)
+    states.put(3, "B", a_state("B"), cause=None)
+    asyncio.run(states.write_back(nothing_fails))
+
+    states.put(3, "A", None, cause=None)
+    assert states.get(3, "A") is None  # though RocksDB still holds it until the commit
+    assert [state["code"] for state in states.partition_states(3)] == ["B"]
+    asyncio.run(states.write_back(nothing_fails))
+    assert store.get(3, "A") is None and store.get(3, "B") is not None
+    tombstone = sender.sent[-1]
+    assert (tombstone["key"], tombstone["value"], tombstone["partition"]) == (b"A", None, 3)
+    assert states.get(3, "A") is None

@@ -363,6 +363,29 @@ def test_expiry_changes_the_status_and_a_later_scan_revives() -> None:
     assert revived.status_change["previous_status"] == "EXPIRED"
 
 
-def test_delivered_shipments_have_nothing_due() -> None:
+def test_a_delivered_shipment_has_nothing_due_but_its_forgetting() -> None:
     state, _ = replay([dispatch(), scan("e1", 1), scan("e2", 9, SubStatus.DELIVERED_TO_RECIPIENT)])
-    assert next_due(state, RULES) is None
+    forget_at = T0 + timedelta(hours=9) + RULES.forget_after  # type: ignore[operator]
+    assert next_due(state, RULES) == forget_at
+    assert tick(state, forget_at - timedelta(minutes=1), RULES, NOW).outcome is Outcome.UNCHANGED
+    forgotten = tick(state, forget_at, RULES, NOW)
+    assert forgotten.outcome is Outcome.FORGOTTEN
+    assert (forgotten.state, forgotten.alerts, forgotten.status_change) == (state, (), None)
+    assert next_due(state, Rules(forget_after=None)) is None
+
+
+def test_a_shipment_is_forgotten_only_once_no_rule_is_left_to_fire() -> None:
+    state, _ = replay([dispatch(), scan("e1", 1, SubStatus.DEPARTED_FACILITY)])
+    long_after = T0 + timedelta(days=365)
+    fired = tick(state, long_after, RULES, NOW)
+    assert fired.outcome is Outcome.FORGOTTEN
+    assert {a["kind"] for a in fired.alerts} == {"STALLED", "EXPIRED"}  # they still go out
+    assert fired.status_change is not None and fired.status_change["status"] == "EXPIRED"
+    before_forgetting = T0 + RULES.forget_after  # type: ignore[operator]
+    assert tick(state, before_forgetting, RULES, NOW).outcome is Outcome.APPLIED
+
+    promised = timedelta(days=200)  # a seller's ship-by promise beyond the forget period
+    waiting, _ = replay([dispatch(promised_ship_by=T0 + promised)])
+    expired = tick(waiting, T0 + RULES.expire_after, RULES, NOW).state
+    assert next_due(expired, RULES) == T0 + promised
+    assert tick(expired, T0 + timedelta(days=150), RULES, NOW).outcome is Outcome.UNCHANGED
