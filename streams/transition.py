@@ -455,8 +455,8 @@ def tick(state: ShipmentState, stream_time: datetime, rules: Rules, now: datetim
             [*state["alerted"], *(alert["alert_id"] for alert in alerts)], rules.max_remembered_ids
         )
         new["updated_at"] = now
-    forget = _forget_due(new, rules)
-    if forget is not None and forget <= stream_time:
+    forget = _forget_at(new, rules)
+    if forget is not None and forget <= stream_time and _pending_due(new, rules) is None:
         # What fired just now still goes out; only the state is dropped.
         outcome = Outcome.FORGOTTEN
     return Transition(new, outcome, None, status_change, tuple(alerts))
@@ -465,7 +465,7 @@ def tick(state: ShipmentState, stream_time: datetime, rules: Rules, now: datetim
 def next_due(state: ShipmentState, rules: Rules) -> datetime | None:
     """The earliest stream time at which :func:`tick` would change something, if any."""
     pending = _pending_due(state, rules)
-    return pending if pending is not None else _forget_due(state, rules)
+    return pending if pending is not None else _forget_at(state, rules)
 
 
 def _pending_due(state: ShipmentState, rules: Rules) -> datetime | None:
@@ -481,10 +481,10 @@ def _pending_due(state: ShipmentState, rules: Rules) -> datetime | None:
     return min(dues, default=None)
 
 
-def _forget_due(state: ShipmentState, rules: Rules) -> datetime | None:
-    """When ``state`` may be forgotten: never while an alert or the expiry is still pending."""
+def _forget_at(state: ShipmentState, rules: Rules) -> datetime | None:
+    """When ``state`` may be forgotten, once no alert or expiry is pending any more."""
     last = state["last_event_time"]
-    if rules.forget_after is None or last is None or _pending_due(state, rules) is not None:
+    if rules.forget_after is None or last is None:
         return None
     return last + rules.forget_after
 
