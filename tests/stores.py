@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import urllib.parse
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -20,7 +22,10 @@ from clickhouse_connect.driver.client import Client
 from schemas.records import ShipmentState
 from schemas.topics import TopicNames
 from sinks.batching import Batch
+from sinks.clickhouse import connect, ensure_database
+from sinks.config import ClickHouseTarget
 from sinks.metrics import SinkMetrics
+from sinks.migrations import migrate
 from sinks.tables import tables
 from sinks.writer import BatchWriter
 from streams.web import to_json
@@ -28,7 +33,22 @@ from tests import sinkdata
 from tests.sinkdata import Scenario
 
 
-def store_scenario(client: Client, scenario: Scenario) -> None:
+@contextmanager
+def stored_scenario(chdb_folder: Path, scenario: Scenario) -> Iterator[ClickHouseTarget]:
+    """A fresh database with the sink's schema holding ``scenario``; dropped afterwards."""
+    target = ClickHouseTarget(dsn=f"chdb://{chdb_folder}", database=f"t_{uuid.uuid4().hex[:10]}")
+    ensure_database(target)
+    client = connect(target)
+    try:
+        migrate(client, ttl_days=0)
+        _store(client, scenario)
+        yield target
+    finally:
+        client.command(f"DROP DATABASE `{target.database}`")
+        client.close()
+
+
+def _store(client: Client, scenario: Scenario) -> None:
     """Write the scenario's history, status changes and alerts as the sink does."""
     topics = TopicNames()
     writer = BatchWriter(client, SinkMetrics())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,13 +10,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from sinks.clickhouse import connect, ensure_database
-from sinks.config import ClickHouseTarget
-from sinks.migrations import migrate
 from sinks.query import QueryClient
 from tests import sinkdata
 from tests.sinkdata import Scenario
-from tests.stores import store_scenario, web_view
+from tests.stores import stored_scenario, web_view
 from tracecode.cli._demo_report import render_report
 from tracecode.demo.report import Report, Run, Stage, build_report
 from tracecode.settings import load_settings
@@ -31,18 +27,15 @@ def scenario() -> Scenario:
 
 @pytest.fixture(scope="module")
 def report(chdb_folder: Path, scenario: Scenario) -> Iterator[Report]:
-    target = ClickHouseTarget(dsn=f"chdb://{chdb_folder}", database=f"r_{uuid.uuid4().hex[:10]}")
-    ensure_database(target)
-    client = connect(target)
-    migrate(client, ttl_days=0)
-    store_scenario(client, scenario)
     run = Run(shipments=13, seed=0, until=datetime(2026, 11, 1, tzinfo=UTC), events=50,
               workers=2, seconds=12.5)  # fmt: skip
     stages = [Stage("produced", 50, "events", 1.0), Stage("joined", 50, "events", 2.5)]
-    with web_view(scenario.states) as url, QueryClient.open(target) as queries:
+    with (
+        stored_scenario(chdb_folder, scenario) as target,
+        web_view(scenario.states) as url,
+        QueryClient.open(target) as queries,
+    ):
         yield build_report(queries, [url], run, stages)
-    client.command(f"DROP DATABASE `{target.database}`")
-    client.close()
 
 
 def test_statuses_and_alerts_are_the_worker_output(report: Report, scenario: Scenario) -> None:

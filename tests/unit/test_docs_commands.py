@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from sinks.clickhouse import connect, ensure_database
-from sinks.config import ClickHouseTarget
-from sinks.migrations import migrate
 from sinks.query import QueryClient
 from tests import sinkdata
-from tests.stores import store_scenario
+from tests.stores import stored_scenario
 from tracecode.cli import main
 
 ROOT = Path(__file__).parents[2]
@@ -213,15 +209,8 @@ SQL = sql_examples()
 def store(chdb_folder: Path) -> Iterator[tuple[QueryClient, str]]:
     """The sink's schema holding known shipments; and one delivered code for ``{code}``."""
     scenario = sinkdata.build(delivered=6)
-    target = ClickHouseTarget(dsn=f"chdb://{chdb_folder}", database=f"d_{uuid.uuid4().hex[:10]}")
-    ensure_database(target)
-    client = connect(target)
-    migrate(client, ttl_days=0)
-    store_scenario(client, scenario)
-    with QueryClient.open(target) as queries:
+    with stored_scenario(chdb_folder, scenario) as target, QueryClient.open(target) as queries:
         yield queries, scenario.delivered[0].code
-    client.command(f"DROP DATABASE `{target.database}`")
-    client.close()
 
 
 def test_the_analyst_guide_has_sql() -> None:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from sinks.clickhouse import StoreBusyError, connect, ensure_database
+from sinks.clickhouse import StoreBusyError
 from sinks.config import ClickHouseTarget
-from sinks.migrations import migrate
 from sinks.query import QueryClient
 from tests import sinkdata
 from tests.helpers import free_port
 from tests.sinkdata import Scenario
-from tests.stores import store_scenario, web_view
+from tests.stores import stored_scenario, web_view
 from tracecode.tracking import Alert, VerdictKind, judge, read_history, track
 
 
@@ -27,14 +25,8 @@ def scenario() -> Scenario:
 
 @pytest.fixture(scope="module")
 def target(chdb_folder: Path, scenario: Scenario) -> Iterator[ClickHouseTarget]:
-    target = ClickHouseTarget(dsn=f"chdb://{chdb_folder}", database=f"t_{uuid.uuid4().hex[:10]}")
-    ensure_database(target)
-    client = connect(target)
-    migrate(client, ttl_days=0)
-    store_scenario(client, scenario)
-    yield target
-    client.command(f"DROP DATABASE `{target.database}`")
-    client.close()
+    with stored_scenario(chdb_folder, scenario) as target:
+        yield target
 
 
 def open_history(target: ClickHouseTarget) -> QueryClient:
