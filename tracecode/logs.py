@@ -36,19 +36,25 @@ def _logfmt_value(value: object) -> str:
     return f'"{escaped}"'
 
 
+def _document(record: logging.LogRecord, formatter: logging.Formatter) -> dict[str, object]:
+    """What both formats write of ``record``: time, level, logger, message, fields, traceback."""
+    document: dict[str, object] = {
+        "ts": _timestamp(record),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+        **_fields(record),
+    }
+    if record.exc_info:
+        document["exc"] = formatter.formatException(record.exc_info)
+    return document
+
+
 class LogfmtFormatter(logging.Formatter):
     """``ts=... level=... logger=... msg="..." key=value ...`` on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        pairs: dict[str, object] = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **_fields(record),
-        }
-        if record.exc_info:
-            pairs["exc"] = self.formatException(record.exc_info)
+        pairs = _document(record, self)
         return " ".join(f"{key}={_logfmt_value(value)}" for key, value in pairs.items())
 
 
@@ -56,16 +62,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line; values JSON cannot hold are written as strings."""
 
     def format(self, record: logging.LogRecord) -> str:
-        document: dict[str, object] = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **_fields(record),
-        }
-        if record.exc_info:
-            document["exc"] = self.formatException(record.exc_info)
-        return json.dumps(document, default=str, ensure_ascii=False)
+        return json.dumps(_document(record, self), default=str, ensure_ascii=False)
 
 
 def configure_logging(
