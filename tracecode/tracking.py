@@ -333,27 +333,9 @@ def assemble(
     alerts = history.alerts if history else ()
     status = None
     if state is not None:
-        location = state.get("location") or {}
-        status = CurrentStatus(
-            status=str(state["status"]),
-            sub_status=str(state["sub_status"]),
-            carrier=state.get("carrier"),
-            tracking_number=state.get("tracking_number"),
-            city=location.get("city"),
-            country=location.get("country"),
-            source="live",
-        )
+        status = _current_status(state, state.get("location") or {}, "live")
     elif history is not None and history.state is not None:
-        stored = history.state
-        status = CurrentStatus(
-            status=str(stored["status"]),
-            sub_status=str(stored["sub_status"]),
-            carrier=stored.get("carrier"),
-            tracking_number=stored.get("tracking_number"),
-            city=stored.get("city"),
-            country=stored.get("country"),
-            source="history",
-        )
+        status = _current_status(history.state, history.state, "history")
     dispatch = _dispatch(state, timeline)
     clone_rules = list(state.get("clone_rules") or []) if state else []
     return Tracking(
@@ -371,6 +353,21 @@ def assemble(
         live=live_source,
         history=history_source,
         dispatch=dispatch,
+    )
+
+
+def _current_status(
+    state: Mapping[str, Any], place: Mapping[str, Any], source: str
+) -> CurrentStatus:
+    """The status in a worker's state or the stored row; ``place`` holds city and country."""
+    return CurrentStatus(
+        status=str(state["status"]),
+        sub_status=str(state["sub_status"]),
+        carrier=state.get("carrier"),
+        tracking_number=state.get("tracking_number"),
+        city=place.get("city"),
+        country=place.get("country"),
+        source=source,
     )
 
 
