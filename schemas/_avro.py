@@ -68,3 +68,29 @@ def describe(schema: Schema) -> str:
     if "logicalType" in schema:
         return f"{schema['type']} ({schema['logicalType']})"
     return str(schema["type"])
+
+
+def inlined(schema: Any, named: dict[str, Any], seen: set[str] | None = None) -> Any:
+    """``schema`` with every reference to a named type replaced by its definition (once)."""
+    seen = set() if seen is None else seen
+    if isinstance(schema, str):
+        if schema in named and schema not in seen:
+            seen.add(schema)
+            return inlined(named[schema], named, seen)
+        return schema
+    if isinstance(schema, list):
+        return [inlined(branch, named, seen) for branch in schema]
+    if isinstance(schema, dict):
+        if schema.get("type") in ("record", "enum", "fixed") and "name" in schema:
+            seen.add(schema["name"])
+        copy = dict(schema)
+        if "fields" in copy:
+            copy["fields"] = [
+                {**field, "type": inlined(field["type"], named, seen)} for field in copy["fields"]
+            ]
+        if "items" in copy:
+            copy["items"] = inlined(copy["items"], named, seen)
+        if "values" in copy:
+            copy["values"] = inlined(copy["values"], named, seen)
+        return copy
+    return schema

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import pycountry
@@ -54,6 +55,13 @@ _POSTAL_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]{0,9}")
 _SUB_STATUS = {sub.value: sub for sub in SubStatus}
 
 
+@lru_cache(maxsize=1 << 16)
+def _parsed_code(value: str, marketplace: MarketplaceFormat) -> TraceCode:
+    """:func:`parse_code`, remembered: every event of a shipment carries the same code (a
+    code that fails raises each time; errors are not kept)."""
+    return parse_code(value, marketplace=marketplace)
+
+
 class _Rules:
     """Checks of one record; every failure names the record type, field and rule."""
 
@@ -72,7 +80,7 @@ class _Rules:
     def code(self, record: Mapping[str, Any], field: str = "code") -> TraceCode:
         value = record[field]
         try:
-            parsed = parse_code(value, marketplace=self.marketplace)
+            parsed = _parsed_code(value, self.marketplace)
         except InvalidCodeError as exc:
             raise self.fail(field, "canonical-code", str(exc)) from exc
         if parsed.canonical != value:

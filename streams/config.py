@@ -10,7 +10,7 @@ from pathlib import Path
 from schemas.codes import DEFAULT_MARKETPLACE_FORMAT, MarketplaceFormat
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
-from streams.transition import Rules
+from streams.join.transition import Rules
 
 
 class ProcessingGuarantee(StrEnum):
@@ -57,9 +57,11 @@ class WorkerConfig:
     """How often offsets (and, exactly-once, the transactions) are committed."""
     state_cache_size: int = 4096
     """Decoded shipment states kept in memory, in front of RocksDB."""
+    batch_records: int = 2000
+    """Most input records one fetch hands the join (aiokafka's ``max_records`` per fetch)."""
     input_wait_s: float = 5.0
     """How long a record may wait for the co-partitioned partition of the other input topic
-    when that one may still hold an earlier record (see streams.merge)."""
+    when that one may still hold an earlier record (see streams.join.merge)."""
     session_timeout_s: float = 30.0
     """How long the group waits for a worker that stopped heartbeating before moving its
     partitions (a restarted worker with the same id takes them back at once)."""
@@ -81,6 +83,8 @@ class WorkerConfig:
             raise ValueError("commit_interval_s must be positive")
         if self.state_cache_size < 0:
             raise ValueError("state_cache_size cannot be negative")
+        if self.batch_records < 1:
+            raise ValueError("batch_records must be at least 1")
         if self.input_wait_s <= 0:
             raise ValueError("input_wait_s must be positive")
 

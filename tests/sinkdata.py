@@ -4,7 +4,7 @@ Two sources of input events: :func:`build` hand-builds known shipments (delivere
 several lanes, a clone, a stalled parcel, an unknown code, a dispatch nobody picks up), so the
 figures the saved queries should find are known; :func:`simulated` takes the producers'
 simulator with all its hard cases (late dispatches, duplicates, out-of-order scans, clones).
-Events are applied with ``streams.transition.apply`` and ``tick`` runs whenever a partition's
+Events are applied with ``streams.join.transition.apply`` and ``tick`` runs whenever a partition's
 stream time passes a code's due time, as the worker does: the outputs are exactly the records
 the streams worker publishes.
 """
@@ -31,7 +31,7 @@ from schemas.records import (
     ShipmentStatusChanged,
 )
 from sinks.batching import Row
-from streams.transition import InputEvent, Rules, apply, next_due, tick
+from streams.join.transition import InputEvent, Rules, apply, next_due, tick
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)

@@ -28,7 +28,7 @@ from sinks.metrics import SinkMetrics
 from sinks.migrations import migrate
 from sinks.tables import tables
 from sinks.writer import BatchWriter
-from streams.web import to_json
+from streams.runtime.web import to_json
 from tests import sinkdata
 from tests.sinkdata import Scenario
 

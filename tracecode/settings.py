@@ -25,7 +25,7 @@ from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
 from schemas.topics import TopicNames
 from sinks.config import ClickHouseTarget, RetryPolicy, SinkConfig
 from streams.config import ProcessingGuarantee, WorkerConfig
-from streams.transition import Rules
+from streams.join.transition import Rules
 from tracecode.broker import BrokerConfig
 from tracecode.errors import TracecodeError
 from tracecode.topics import TopicsConfig
@@ -246,6 +246,12 @@ class WorkerSettings(BaseSettings):
     )
     state_cache_size: int = Field(
         4096, ge=0, description="Decoded shipment states kept in memory in front of RocksDB."
+    )
+    batch_records: int = Field(
+        2000,
+        ge=1,
+        description="Most input records one fetch hands the join at once (a larger batch "
+        "costs less per record and holds the worker longer).",
     )
     input_wait: float = Field(
         5.0,
@@ -468,6 +474,7 @@ class Settings(BaseSettings):
                 replication_factor=self.topics.replication_factor,
                 commit_interval_s=worker.commit_interval,
                 state_cache_size=worker.state_cache_size,
+                batch_records=worker.batch_records,
                 input_wait_s=worker.input_wait,
                 session_timeout_s=worker.session_timeout,
             )

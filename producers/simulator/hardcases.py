@@ -74,7 +74,7 @@ STALL_AFTER = timedelta(hours=72)
 DISPATCH_SLA = timedelta(hours=48)
 UNKNOWN_CODE_GRACE = timedelta(hours=24)
 EXPIRE_AFTER = timedelta(days=30)
-"""The join's default thresholds (``streams.transition.Rules``), which the cases are built
+"""The join's default thresholds (``streams.join.transition.Rules``), which the cases are built
 around; a test checks the simulator against the join itself."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from streams.config import WorkerConfig
-from streams.runner import run_worker
+from streams.runtime.runner import run_worker
 from tracecode.cli._output import console
 from tracecode.errors import TracecodeError
 from tracecode.services import ServiceKind, ServiceRegistry

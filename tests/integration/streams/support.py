@@ -25,11 +25,11 @@ from schemas.codes import DEFAULT_MARKETPLACE_FORMAT
 from schemas.kafka import KafkaConnection
 from schemas.records import RecordType, ShipmentAlert, ShipmentState, ShipmentStatusChanged
 from schemas.topics import TopicNames
-from streams.merge import merge_key, merged
-from streams.partition import PartitionJoin
-from streams.processor import Rejected, read_event
-from streams.transition import Rules
-from streams.web import to_json
+from streams.join.merge import merge_key, merged
+from streams.join.partition import PartitionJoin
+from streams.join.transition import Rules
+from streams.runtime.processor import Rejected, read_event
+from streams.runtime.web import to_json
 from tests.helpers import free_port, unique, wait_for
 from tracecode.topics import TopicsConfig, admin_client, apply, topic_specs
 

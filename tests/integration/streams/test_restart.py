@@ -50,8 +50,9 @@ def test_a_worker_stopped_and_killed_mid_run_ends_like_a_clean_run(
     simulation = publish_simulation(kafka, topics, SHIPMENTS, seed=5)
     events = simulation.event_count
 
-    # One worker, stopped and started again with the same id, port and state folder.
-    joined = worker().start()
+    # One worker, stopped and started again with the same id, port and state folder; small
+    # batches, so that it is stopped and killed with work left to do.
+    joined = worker(TRACECODE_WORKER_BATCH_RECORDS="20").start()
     joined.wait_ready()
     wait_for_progress(joined, events / 4)
     assert joined.stop(signal.SIGTERM) == 0

@@ -37,10 +37,10 @@ from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
-import streams.app
-import streams.web
+import streams.runtime.app
+import streams.runtime.web
 from sinks.metrics import SinkMetrics
-from streams.metrics import JoinMetrics
+from streams.runtime.metrics import JoinMetrics
 from tracecode.broker import KAFKA_VERSION
 from tracecode.cli import main
 from tracecode.settings import Settings, describe_settings, load_settings
@@ -303,8 +303,8 @@ def test_commands_exist_in_the_cli() -> None:
 
 
 def test_health_and_metrics_paths_exist_in_the_worker() -> None:
-    pages = set(re.findall(r"@app\.page\(\"([^\"{]+)\"", inspect.getsource(streams.web)))
-    assert 'pattern="/metrics"' in inspect.getsource(streams.app)
+    pages = set(re.findall(r"@app\.page\(\"([^\"{]+)\"", inspect.getsource(streams.runtime.web)))
+    assert 'pattern="/metrics"' in inspect.getsource(streams.runtime.app)
     used = set()
     for service in compose_services().values():
         if service.get("command") == ["worker"]:
@@ -673,7 +673,7 @@ def queries() -> Iterator[tuple[str, str]]:
 
 def test_dashboard_and_rules_use_exported_metrics_and_labels() -> None:
     # The worker's Faust metrics carry the prefix its app sets.
-    assert 'name_prefix="faust"' in inspect.getsource(streams.app)
+    assert 'name_prefix="faust"' in inspect.getsource(streams.runtime.app)
     exported = exported_metrics()
     found = 0
     for where, expr in queries():

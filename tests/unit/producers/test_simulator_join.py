@@ -1,6 +1,6 @@
 """The simulator and the join agree: every code raises exactly the alerts its ground truth
 expects, when its events are applied in arrival order by the pure transition
-(``streams.transition``) and ticked at each partition's stream time, as the worker does."""
+(``streams.join.transition``) and ticked at each partition's stream time, as the worker does."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from aiokafka.partitioner import murmur2
 
 from producers.simulator import HardCase, SimEvent, Simulation, SimulationConfig, simulate
 from schemas.records import ShipmentAlert, ShipmentState
-from streams.transition import Outcome, Rules, apply, next_due, tick
+from streams.join.transition import Outcome, Rules, apply, next_due, tick
 
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
 WALL_CLOCK = datetime(2027, 1, 1, tzinfo=UTC)

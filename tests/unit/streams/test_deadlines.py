@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.deadlines import DeadlineIndex
+from streams.join.deadlines import DeadlineIndex
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

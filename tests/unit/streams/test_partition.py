@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from schemas.records import ShipmentState
 from schemas.status import SubStatus
-from streams.partition import PartitionJoin
-from streams.transition import InputEvent, Outcome, Rules, apply, next_due, tick
+from streams.join.partition import PartitionJoin
+from streams.join.transition import InputEvent, Outcome, Rules, apply, next_due, tick
 from tests.unit.streams.test_transition import NOW, T0, dispatch, scan
 
 RULES = Rules()

@@ -1,8 +1,7 @@
-"""The per-record path with Kafka and RocksDB faked: what is sent where, and dead letters."""
+"""The join processor with Kafka and RocksDB faked: what is sent where, and dead letters."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -20,13 +19,13 @@ from schemas.status import SubStatus
 from schemas.topics import TopicNames
 from schemas.validation import DEAD_LETTER_STAGES, validate
 from streams.config import WorkerConfig
-from streams.dead_letters import Stage
-from streams.metrics import JoinMetrics
-from streams.partition import PartitionJoin
-from streams.processor import JoinProcessor
-from streams.states import ShipmentStates
-from streams.store import encode_state
-from streams.transition import Rules
+from streams.join.dead_letters import Stage
+from streams.join.partition import PartitionJoin
+from streams.join.state_codec import StateCodec
+from streams.join.transition import Rules
+from streams.runtime.metrics import JoinMetrics
+from streams.runtime.processor import JoinProcessor
+from streams.runtime.states import ShipmentStates
 from tests.unit.streams.test_transition import NOW, dispatch, scan
 
 TOPICS = TopicNames().with_prefix("unit.")
@@ -44,7 +43,7 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes | None
-    timestamp: float | None = 1_790_000_000.0
+    timestamp: int | None = 1_790_000_000_000
     headers: list[tuple[str, bytes]] = field(default_factory=lambda: [("trace", b"t1")])
 
 
@@ -56,9 +55,8 @@ class FakeStore:
     def __init__(self) -> None:
         self.data: dict[int, dict[str, bytes]] = {}
 
-    def get(self, partition: int, code: str) -> ShipmentState | None:
-        data = self.data.get(partition, {}).get(code)
-        return None if data is None else codec_for(RecordType.SHIPMENT_STATE).decode(data)
+    def get(self, partition: int, code: str) -> bytes | None:
+        return self.data.get(partition, {}).get(code)
 
     def put(self, partition: int, code: str, data: bytes) -> None:
         self.data.setdefault(partition, {})[code] = data
@@ -66,22 +64,22 @@ class FakeStore:
     def delete(self, partition: int, code: str) -> None:
         self.data.get(partition, {}).pop(code, None)
 
-    def partition_states(self, partition: int) -> list[ShipmentState]:
-        decode = codec_for(RecordType.SHIPMENT_STATE).decode
-        return [decode(data) for data in self.data.get(partition, {}).values()]
+    def partition_values(self, partition: int) -> list[bytes]:
+        return list(self.data.get(partition, {}).values())
 
     def changelog_delivered(self, metadata: Any) -> None:
         raise AssertionError("the fake sender delivers nothing")
 
     def stored(self, partition: int, code: str) -> ShipmentState | None:
-        return self.get(partition, code)
+        data = self.get(partition, code)
+        return None if data is None else codec_for(RecordType.SHIPMENT_STATE).decode(data)
 
 
 class FakeSender:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    async def send(
+    def add(
         self,
         topic: str,
         key: bytes | None,
@@ -124,10 +122,10 @@ class Harness:
     def feed(self, topic: str, key: bytes | None, value: bytes | None, partition: int = 0) -> None:
         self.offset += 1
         message = Message(topic, partition, self.offset, key, value)
-        asyncio.run(self.processor.process(message))
+        self.processor.process(partition, [message])
 
     def commit(self) -> None:
-        asyncio.run(self.processor.write_back())
+        self.processor.write_back()
 
     def metric(self, name: str, **labels: str) -> float:
         value = self.registry.get_sample_value(name, labels)
@@ -294,7 +292,7 @@ def test_a_join_failure_is_dead_lettered_and_the_partition_keeps_going(
         "RuntimeError",
         2,
     )
-    state = harness.store.get(0, CODE)
+    state = harness.store.stored(0, CODE)
     assert state is not None
     assert [s["event_id"] for s in state["scans"]] == ["e1", "e3"]
 
@@ -304,9 +302,10 @@ def test_after_a_rebalance_the_index_is_rebuilt_from_the_table() -> None:
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e1", 1))
     harness.commit()
     # Another worker moved the partition on while it was away: its state is newer.
-    state = harness.store.get(0, CODE)
+    state = harness.store.stored(0, CODE)
     assert state is not None
-    harness.store.put(0, CODE, encode_state({**state, "last_event_time": NOW}))
+    newer: ShipmentState = {**state, "last_event_time": NOW}
+    harness.store.put(0, CODE, codec_for(RecordType.SHIPMENT_STATE).encode(newer))
     harness.processor.reset()
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e2", 2))
     assert harness.processor._joins[0].stream_time == NOW
@@ -331,10 +330,10 @@ def test_a_state_that_cannot_be_encoded_is_not_written_and_its_record_is_dead_le
     harness.commit()
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e2", 2))
 
-    def broken(state: Any) -> bytes:
+    def broken(self: StateCodec, state: Any, bodies: Any) -> bytes:
         raise ValueError("not encodable")
 
-    monkeypatch.setattr("streams.states.encode_state", broken)
+    monkeypatch.setattr(StateCodec, "encode", broken)
     harness.commit()
     (letter,) = dead_letters(harness)
     assert (letter["stage"], letter["offset"]) == ("process", 2)

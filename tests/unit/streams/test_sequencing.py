@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.merge import ArrivalMerge, merge_key, merged
-from streams.sequencer import FETCH_MARGIN_MS, InputSequencer
+from streams.join.merge import ArrivalMerge, merge_key, merged
+from streams.runtime.checkpoint import InputPositions
+from streams.runtime.sequencer import FETCH_MARGIN_MS, InputSequencer
 
 TOPICS = ("dispatches", "scans")
 
@@ -96,21 +97,19 @@ def test_an_empty_partition_that_may_hold_earlier_records_is_waited_for() -> Non
 
 
 @dataclass
-class Message:
+class Record:
+    """The fields of an aiokafka consumer record the sequencer reads."""
+
     topic: str
     partition: int
     offset: int
-    timestamp: float
+    timestamp: int
+    """Milliseconds."""
 
 
-@dataclass
-class Event:
-    message: Message
-    acked: list[tuple[str, int]] = field(default_factory=list)
-
-    def ack(self) -> bool:
-        self.acked.append((self.message.topic, self.message.offset))
-        return True
+def batch(topic: str, partition: int, offset: int, stamp_s: float) -> dict[TP, list[Record]]:
+    """A fetch of one record (timestamp given in seconds)."""
+    return {TP(topic, partition): [Record(topic, partition, offset, round(stamp_s * 1000))]}
 
 
 class Progress:
@@ -120,7 +119,6 @@ class Progress:
         self.is_rebalancing = False
         self.commits: dict[TP, int] = {}
         self.rereads = 0
-        self.gaps: list[tuple[TP, int, int]] = []
         self.fetched: int | None = 10**13
         """Wall-clock ms of the last fetch of every partition (far after every record here)."""
 
@@ -142,20 +140,32 @@ class Progress:
     async def reread(self) -> None:
         self.rereads += 1
 
-    def accept_gap(self, tp: TP, first: int, end: int) -> None:
-        self.gaps.append((tp, first, end))
-
 
 class Processor:
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.resets = 0
 
-    async def process(self, message: Any) -> None:
-        self.seen.append(f"{message.topic}@{message.offset}")
+    def process(self, partition: int, records: list[Any]) -> None:
+        self.seen.extend(f"{record.topic}@{record.offset}" for record in records)
 
     def reset(self) -> None:
         self.resets += 1
+
+
+class Sender:
+    def __init__(self) -> None:
+        self.flushes = 0
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+
+class Consumer:
+    """What InputPositions asks of the consumer: nothing committed yet."""
+
+    def committed_offset(self, tp: TP) -> int | None:
+        return None
 
 
 class Clock:
@@ -167,11 +177,17 @@ class Clock:
 
 
 def sequencer(
-    progress: Progress, processor: Processor, clock: Clock, limit: int = 100
+    progress: Progress,
+    processor: Processor,
+    clock: Clock,
+    limit: int = 100,
+    positions: InputPositions | None = None,
 ) -> InputSequencer:
     return InputSequencer(
         TOPICS,
         processor,  # type: ignore[arg-type]
+        Sender(),  # type: ignore[arg-type]
+        positions if positions is not None else InputPositions(),
         progress,
         max_wait_s=5.0,
         buffer_limit=limit,
@@ -182,37 +198,41 @@ def sequencer(
 def test_records_wait_for_the_other_topic_then_go_in_arrival_order() -> None:
     progress, processor, clock = Progress(), Processor(), Clock()
     progress.marks = {TP("scans", 0): 3, TP("dispatches", 0): 1}
-    seq = sequencer(progress, processor, clock)
-    acked: list[tuple[str, int]] = []
+    positions = InputPositions()
+    seq = sequencer(progress, processor, clock, positions=positions)
 
     def receive(topic: str, offset: int, stamp: float) -> None:
-        asyncio.run(seq.receive(Event(Message(topic, 0, offset, stamp), acked)))
+        asyncio.run(seq.receive(batch(topic, 0, offset, stamp)))
 
     receive("scans", 0, 1.002)
     receive("scans", 1, 1.004)
     assert processor.seen == []  # the dispatch partition has a record not received yet
+    assert positions.committable(Consumer()) == {}  # nothing processed, nothing to commit
     receive("dispatches", 0, 1.003)
     assert processor.seen == ["scans@0", "dispatches@0", "scans@1"]
-    assert acked == [("scans", 0), ("dispatches", 0), ("scans", 1)]
+    assert positions.committable(Consumer()) == {TP("scans", 0): 2, TP("dispatches", 0): 1}
     receive("scans", 2, 1.005)  # both partitions caught up now
     assert processor.seen[-1] == "scans@2"
     assert seq.buffered == 0
 
 
 def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_nothing_goes_in_a_rebalance() -> None:
+    """The dispatch partition holds nothing new, but its last fetch came before the scan was
+    produced, so nothing vouches for it: it is waited for, at most ``max_wait_s``."""
     progress, processor, clock = Progress(), Processor(), Clock()
-    progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 4}
+    progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 0, TP("dispatches", 1): 1}
+    progress.fetched = 500
     seq = sequencer(progress, processor, clock)
-    asyncio.run(seq.receive(Event(Message("scans", 0, 7, 1.0))))
+    asyncio.run(seq.receive(batch("scans", 0, 7, 1.0)))
     asyncio.run(seq.drain_waiting())
     assert processor.seen == []
     clock.now = 5.0
     asyncio.run(seq.drain_waiting())
     assert processor.seen == ["scans@7"]
-    asyncio.run(seq.receive(Event(Message("scans", 0, 8, 2.0))))
+    asyncio.run(seq.receive(batch("scans", 0, 8, 2.0)))
     assert processor.seen == ["scans@7", "scans@8"]  # quiet until it delivers again
 
-    asyncio.run(seq.receive(Event(Message("dispatches", 1, 0, 1.0))))
+    asyncio.run(seq.receive(batch("dispatches", 1, 0, 1.0)))
     progress.is_rebalancing = True
     clock.now = 60.0
     asyncio.run(seq.drain_waiting())
@@ -220,14 +240,29 @@ def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_nothing_goes_in_a_
     assert seq.buffered == 1
 
 
+def test_a_partition_known_to_hold_more_records_is_waited_for_however_long() -> None:
+    """Its last fetch says it holds records not received yet (a slow fetch, a broker away):
+    the records after them wait for them, past ``max_wait_s``, and then go in order."""
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 1}
+    seq = sequencer(progress, processor, clock)
+    asyncio.run(seq.receive(batch("scans", 0, 7, 1.0)))
+    for now in (5.0, 60.0, 600.0):
+        clock.now = now
+        asyncio.run(seq.drain_waiting())
+    assert processor.seen == []
+    asyncio.run(seq.receive(batch("dispatches", 0, 0, 0.5)))
+    assert processor.seen == ["dispatches@0", "scans@7"]
+
+
 def test_a_new_assignment_drops_what_is_buffered_and_resets_the_join() -> None:
     progress, processor, clock = Progress(), Processor(), Clock()
     progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 4}
     seq = sequencer(progress, processor, clock)
-    asyncio.run(seq.receive(Event(Message("scans", 0, 7, 1.0))))
+    asyncio.run(seq.receive(batch("scans", 0, 7, 1.0)))
     progress.gen = 2
     progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 0}
-    asyncio.run(seq.receive(Event(Message("scans", 0, 8, 1.0))))
+    asyncio.run(seq.receive(batch("scans", 0, 8, 1.0)))
     assert processor.resets == 1
     assert processor.seen == ["scans@8"]  # scans@7 is read again from the committed offset
 
@@ -237,7 +272,7 @@ def test_past_the_buffer_limit_order_gives_way() -> None:
     progress.marks = {TP("scans", 0): 100, TP("dispatches", 0): 4}
     seq = sequencer(progress, processor, clock, limit=3)
     for offset in range(4):
-        asyncio.run(seq.receive(Event(Message("scans", 0, offset, 1.0))))
+        asyncio.run(seq.receive(batch("scans", 0, offset, 1.0)))
     assert processor.seen == ["scans@0"]
 
 
@@ -245,10 +280,11 @@ def test_records_the_consumer_skipped_are_read_again_and_real_gaps_accepted() ->
     progress, processor, clock = Progress(), Processor(), Clock()
     progress.marks = {TP("scans", 0): 100, TP("dispatches", 0): 0}
     progress.commits = {TP("scans", 0): 10}
-    seq = sequencer(progress, processor, clock)
+    positions = InputPositions()
+    seq = sequencer(progress, processor, clock, positions=positions)
 
     def receive(offset: int) -> None:
-        asyncio.run(seq.receive(Event(Message("scans", 0, offset, 1.0 + offset / 1000))))
+        asyncio.run(seq.receive(batch("scans", 0, offset, 1.0 + offset / 1000)))
 
     receive(10)
     receive(11)
@@ -265,8 +301,9 @@ def test_records_the_consumer_skipped_are_read_again_and_real_gaps_accepted() ->
     receive(20)  # 16-19 skipped
     receive(20)  # read again: 16-19 hold no record
     assert progress.rereads == 2
-    assert progress.gaps == [(TP("scans", 0), 16, 20)]
     assert processor.seen[-1] == "scans@20"
+    # 16-19 are committed as processed with 20: they hold no record.
+    assert positions.committable(Consumer()) == {TP("scans", 0): 21}
 
 
 def test_a_caught_up_partition_is_trusted_only_by_a_fetch_after_the_waiting_record() -> None:
@@ -277,17 +314,17 @@ def test_a_caught_up_partition_is_trusted_only_by_a_fetch_after_the_waiting_reco
     progress.marks = {TP("scans", 0): 1, TP("dispatches", 0): 0}
     progress.fetched = 2_000
     seq = sequencer(progress, processor, clock)
-    asyncio.run(seq.receive(Event(Message("scans", 0, 0, 2.0))))
+    asyncio.run(seq.receive(batch("scans", 0, 0, 2.0)))
     assert processor.seen == []
     progress.fetched = 2_000 + FETCH_MARGIN_MS  # a newer fetch: still nothing earlier
     asyncio.run(seq.drain_waiting())
     assert processor.seen == ["scans@0"]
 
-    asyncio.run(seq.receive(Event(Message("scans", 0, 1, 3.0))))
+    asyncio.run(seq.receive(batch("scans", 0, 1, 3.0)))
     assert processor.seen == ["scans@0"]
     progress.marks[TP("dispatches", 0)] = 1  # the next fetch finds an earlier dispatch
     progress.fetched = 3_000 + FETCH_MARGIN_MS
     asyncio.run(seq.drain_waiting())
     assert processor.seen == ["scans@0"]
-    asyncio.run(seq.receive(Event(Message("dispatches", 0, 0, 2.5))))
+    asyncio.run(seq.receive(batch("dispatches", 0, 0, 2.5)))
     assert processor.seen == ["scans@0", "dispatches@0", "scans@1"]

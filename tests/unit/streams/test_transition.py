@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from schemas.records import CarrierScan, SellerDispatch, ShipmentState
 from schemas.status import STATUS_OF, SubStatus
-from streams.transition import (
+from streams.join.transition import (
+    FoldCache,
     InputEvent,
     Outcome,
     Rules,
@@ -161,6 +162,26 @@ def test_any_arrival_order_with_duplicates_equals_the_sorted_replay(
     assert len(applied) == len(events)
     assert all(t.outcome is Outcome.DUPLICATE for t in transitions if t not in applied)
     assert all(t.history is not None for t in applied)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=shipments(), data=st.data())
+def test_extending_the_remembered_fold_gives_every_transition_a_full_fold_gives(
+    events: list[InputEvent], data: st.DataObject
+) -> None:
+    """In-order scans extend the fold a FoldCache kept; any arrival order, duplicates, a cap
+    that evicts and a dispatch in between give the very transitions of folding every time."""
+    duplicates = data.draw(st.lists(st.sampled_from(events), max_size=3))
+    arrival = data.draw(st.permutations([*events, *duplicates]))
+    rules = Rules(max_scans=data.draw(st.sampled_from([3, 64])))
+    folds = FoldCache()
+    state: ShipmentState | None = None
+    cached: ShipmentState | None = None
+    for event in arrival:
+        plain = apply(state, event, rules, NOW)
+        remembered = apply(cached, event, rules, NOW, folds)
+        assert remembered == plain
+        state, cached = plain.state, remembered.state
 
 
 @settings(max_examples=100, deadline=None)

@@ -20,19 +20,18 @@ class Stage(StrEnum):
     """A valid record the join failed on: a bug, kept out of the way of the partition."""
 
 
-def dead_letter(
-    message: Any, stage: Stage, error: BaseException, failed_at: datetime
-) -> DeadLetter:
-    """The dead letter for a Faust ``message`` (topic, partition, offset, key, value, headers)."""
-    timestamp = message.timestamp
+def dead_letter(record: Any, stage: Stage, error: BaseException, failed_at: datetime) -> DeadLetter:
+    """The dead letter for an input ``record`` (a Kafka consumer record: topic, partition,
+    offset, timestamp in milliseconds, key, value, headers)."""
+    timestamp = record.timestamp
     return {
-        "topic": message.topic,
-        "partition": message.partition,
-        "offset": message.offset,
-        "timestamp": datetime.fromtimestamp(timestamp, UTC) if timestamp else None,
-        "key": message.key,
-        "value": message.value,
-        "headers": _headers(message.headers),
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": datetime.fromtimestamp(timestamp / 1000, UTC) if timestamp else None,
+        "key": record.key,
+        "value": record.value,
+        "headers": _headers(record.headers),
         "stage": stage.value,
         "error_class": type(error).__name__,
         "error_message": str(error) or repr(error),

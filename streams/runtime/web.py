@@ -23,7 +23,7 @@ from yarl import URL
 from schemas.codes import MarketplaceFormat, parse_code
 from schemas.errors import InvalidCodeError
 from streams.config import SHIPMENTS_TABLE
-from streams.states import ShipmentStates
+from streams.runtime.states import ShipmentStates
 
 ROUTED_HEADER = "X-Tracecode-Routed-From"
 """Set on a request one worker forwards to another."""

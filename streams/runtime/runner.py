@@ -7,10 +7,10 @@ from pathlib import Path
 
 import faust
 
-from streams.app import create_app
 from streams.config import WorkerConfig
-from streams.state_dir import StateDir
-from streams.transactions import CheckedProducer
+from streams.runtime.app import create_app
+from streams.runtime.exactly_once import WorkerProducer
+from streams.runtime.state_dir import StateDir
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def run_worker(config: WorkerConfig) -> int:
         else:  # pragma: no cover - execute_from_commandline always exits
             status = 0
         producer = app.producer
-        failures = producer.failures if isinstance(producer, CheckedProducer) else []
+        failures = producer.failures if isinstance(producer, WorkerProducer) else []
         clean = (
             status == 0
             and not app.crashed

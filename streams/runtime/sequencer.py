@@ -1,12 +1,13 @@
 """Feeds the join the records of each partition number in the order they were sent.
 
-The agent hands every record to :meth:`InputSequencer.receive`, which buffers it in the merge of
-its partition number (:mod:`streams.merge`) and processes whatever the merge releases; each
-record is acknowledged (its offset becomes committable) only once processed. A timer calls
-:meth:`InputSequencer.drain_waiting` to release records once a newer fetch vouches for the
-other topic, or once they waited too long for it. Records still buffered when the partitions
-are reassigned are dropped, never acknowledged: the consumer reads them again from the
-committed offsets.
+The consumer hands every fetched batch to :meth:`InputSequencer.receive`, which buffers its
+records in the merge of their partition number (:mod:`streams.join.merge`), processes whatever
+the merges release, a list per partition, and hands the outputs to the producers once per batch;
+a record's offset becomes committable (:class:`~streams.runtime.checkpoint.InputPositions`)
+only once it is processed. A timer calls :meth:`InputSequencer.drain_waiting` to release
+records once a newer fetch vouches for the other topic, or once they waited too long for it.
+Records still buffered when the partitions are reassigned are dropped, never committed: the
+consumer reads them again from the committed offsets.
 
 When is a partition with nothing buffered known to hold no record earlier than the other
 topic's next one? Every record was received up to the high watermark of the partition's last
@@ -23,14 +24,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from faust.types import TP
 
-from streams.merge import ArrivalMerge
-from streams.processor import JoinProcessor
+from streams.join.merge import ArrivalMerge
+from streams.runtime.checkpoint import InputPositions
+from streams.runtime.processor import JoinProcessor
+from streams.runtime.sender import OutputSender
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +63,6 @@ class InputProgress(Protocol):
     async def reread(self) -> None:
         """Make the consumer deliver every input partition again from its committed offset."""
 
-    def accept_gap(self, tp: TP, first: int, end: int) -> None:
-        """Treat offsets ``first`` to ``end - 1`` of ``tp`` as processed: they hold no record."""
-
-
-@dataclass(slots=True)
-class _Pending:
-    message: Any
-    ack: Callable[[], object]
-
 
 class InputSequencer:
     """Orders the records of each partition number across the input topics, then processes them."""
@@ -78,6 +71,8 @@ class InputSequencer:
         self,
         topics: Sequence[str],
         processor: JoinProcessor,
+        sender: OutputSender,
+        positions: InputPositions,
         progress: InputProgress,
         *,
         max_wait_s: float,
@@ -86,12 +81,14 @@ class InputSequencer:
     ) -> None:
         self._topics = tuple(topics)
         self._processor = processor
+        self._sender = sender
+        self._positions = positions
         self._progress = progress
         self._max_wait_s = max_wait_s
         self._buffer_limit = buffer_limit
         self._monotonic = monotonic
         self._generation = progress.generation()
-        self._merges: dict[int, ArrivalMerge[_Pending]] = {}
+        self._merges: dict[int, ArrivalMerge[Any]] = {}
         self._received: dict[TP, int] = {}
         """Offset of the last record received from each input partition."""
         self._quiet: set[TP] = set()
@@ -108,22 +105,27 @@ class InputSequencer:
         """Records received but not processed yet."""
         return sum(len(merge) for merge in self._merges.values())
 
-    async def receive(self, event: Any) -> None:
-        """Buffer one Faust event of an input topic and process what can be processed."""
+    async def receive(self, batch: Mapping[TP, Sequence[Any]]) -> None:
+        """Buffer a fetched batch (aiokafka consumer records by input partition), process what
+        can be processed, and hand its outputs to the producers."""
         self._check_generation()
-        message = event.message
-        partition = message.partition
-        tp = TP(message.topic, partition)
-        if not await self._in_sequence(tp, message.offset):
-            return
-        merge = self._merges.get(partition)
-        if merge is None:
-            merge = self._merges[partition] = ArrivalMerge(self._topics)
-        timestamp_ms = round((message.timestamp or 0.0) * 1000)
-        merge.add(message.topic, timestamp_ms, message.offset, _Pending(message, event.ack))
-        self._received[tp] = message.offset
-        self._quiet.discard(tp)
-        await self._drain(partition)
+        partitions: dict[int, None] = {}
+        for tp, records in batch.items():
+            accepted = await self._in_sequence(tp, records)
+            if not accepted:
+                continue
+            merge = self._merges.get(tp.partition)
+            if merge is None:
+                merge = self._merges[tp.partition] = ArrivalMerge(self._topics)
+            add = merge.add
+            for record in accepted:
+                add(tp.topic, record.timestamp, record.offset, record)
+            self._received[tp] = accepted[-1].offset
+            self._quiet.discard(tp)
+            partitions[tp.partition] = None
+        for partition in partitions:
+            self._drain(partition)
+        await self._sender.flush()
 
     async def drain_waiting(self) -> None:
         """Process the waiting records that a newer fetch vouches for, and those that waited
@@ -138,38 +140,52 @@ class InputSequencer:
         now = self._monotonic()
         for partition, since in list(self._blocked.items()):
             if now - since >= self._max_wait_s:
-                merge = self._merges[partition]
-                for topic in merge.idle_topics():
-                    self._quiet.add(TP(topic, partition))
-                logger.info(
-                    "stopped waiting for an input partition",
-                    extra={"partition": partition, "quiet": merge.idle_topics()},
-                )
-            await self._drain(partition)
+                # Only a partition whose every record up to its last known end was received
+                # stops being waited for: one known to hold more is waited for until they
+                # arrive, however slow the fetches (or the broker) are.
+                quiet = [
+                    tp
+                    for tp in (
+                        TP(topic, partition) for topic in self._merges[partition].idle_topics()
+                    )
+                    if self._received_all(tp)
+                ]
+                if quiet:
+                    self._quiet.update(quiet)
+                    logger.info(
+                        "stopped waiting for an input partition",
+                        extra={"partition": partition, "quiet": [tp.topic for tp in quiet]},
+                    )
+            self._drain(partition)
+        await self._sender.flush()
 
-    async def _drain(self, partition: int) -> None:
+    def _drain(self, partition: int) -> None:
         merge = self._merges[partition]
 
         def caught_up(topic: str, before_ms: int) -> bool:
             return self._caught_up(TP(topic, partition), before_ms)
 
-        processed = 0
+        released = []
+        limit = self._buffer_limit
         while True:
             # Past the buffer limit, order gives way to memory.
-            force = len(merge) > self._buffer_limit
-            pending = merge.pop(caught_up, force)
-            if pending is None:
+            record = merge.pop(caught_up, len(merge) > limit)
+            if record is None:
                 break
-            await self._processor.process(pending.message)
-            pending.ack()
-            processed += 1
+            released.append(record)
+        processed = len(released)
+        if released:
+            self._processor.process(partition, released)
+            last: dict[str, int] = {record.topic: record.offset for record in released}
+            for topic, offset in last.items():
+                self._positions.processed(TP(topic, partition), offset)
         if not len(merge):
             self._blocked.pop(partition, None)
         elif processed or partition not in self._blocked:
             self._blocked[partition] = self._monotonic()
 
-    async def _in_sequence(self, tp: TP, offset: int) -> bool:
-        """Whether ``offset`` is the next record of ``tp``; else read the missing ones again.
+    async def _in_sequence(self, tp: TP, records: Sequence[Any]) -> list[Any]:
+        """The records of ``tp`` that come next in sequence; reads the missing ones again.
 
         The input topics hold a record at every offset (idempotent producers, no compaction,
         no transactions), yet Faust's consumer can skip records when it resumes fetching before
@@ -180,18 +196,35 @@ class InputSequencer:
         expected = self._next.get(tp)
         if expected is None:
             expected = self._progress.committed(tp)
-        if expected is None or offset == expected:
-            self._reseeking.pop(tp, None)
-            self._next[tp] = offset + 1
-            return True
-        if offset < expected:
-            return False  # delivered again after a seek: received already
-        sought = self._reseeking.get(tp)
-        if sought is not None and sought[0] == expected:
-            if offset != sought[1]:
-                return False  # fetched before the seek took effect
+        accepted: list[Any] = []
+        for record in records:
+            offset = record.offset
+            if expected is None or offset == expected:
+                self._reseeking.pop(tp, None)
+                accepted.append(record)
+                expected = offset + 1
+                continue
+            if offset < expected:
+                continue  # delivered again after a seek: received already
+            sought = self._reseeking.get(tp)
+            if sought is not None and sought[0] == expected:
+                if offset != sought[1]:
+                    continue  # fetched before the seek took effect
+                logger.warning(
+                    "input offsets hold no records",
+                    extra={
+                        "topic": tp.topic,
+                        "partition": tp.partition,
+                        "from": expected,
+                        "to": offset,
+                    },
+                )
+                self._reseeking.pop(tp)
+                accepted.append(record)
+                expected = offset + 1
+                continue
             logger.warning(
-                "input offsets hold no records",
+                "the consumer skipped input records: reading them again",
                 extra={
                     "topic": tp.topic,
                     "partition": tp.partition,
@@ -199,30 +232,29 @@ class InputSequencer:
                     "to": offset,
                 },
             )
-            self._progress.accept_gap(tp, expected, offset)
-            self._reseeking.pop(tp)
-            self._next[tp] = offset + 1
-            return True
-        logger.warning(
-            "the consumer skipped input records: reading them again",
-            extra={"topic": tp.topic, "partition": tp.partition, "from": expected, "to": offset},
-        )
-        self._reseeking[tp] = (expected, offset)
-        await self._progress.reread()
-        return False
+            self._reseeking[tp] = (expected, offset)
+            await self._progress.reread()
+            break
+        if expected is not None:
+            self._next[tp] = expected
+        return accepted
 
     def _caught_up(self, tp: TP, before_ms: int) -> bool:
         """Whether ``tp`` can no longer deliver a record stamped before ``before_ms``."""
         if tp in self._quiet:
             return True
+        if not self._received_all(tp):
+            return False
+        fetched_at = self._progress.fetched_at_ms(tp)
+        return fetched_at is not None and fetched_at >= before_ms + FETCH_MARGIN_MS
+
+    def _received_all(self, tp: TP) -> bool:
+        """Whether every record of ``tp`` up to the end its last fetch reported was received."""
         highwater = self._progress.highwater(tp)
         if highwater is None:
             return False
         received = self._received.get(tp)
-        if highwater != 0 and (received is None or received + 1 < highwater):
-            return False
-        fetched_at = self._progress.fetched_at_ms(tp)
-        return fetched_at is not None and fetched_at >= before_ms + FETCH_MARGIN_MS
+        return highwater == 0 or (received is not None and received + 1 >= highwater)
 
     def _check_generation(self) -> None:
         generation = self._progress.generation()
@@ -237,4 +269,5 @@ class InputSequencer:
         self._blocked.clear()
         self._next.clear()
         self._reseeking.clear()
+        self._positions.clear()
         self._processor.reset()

@@ -8,7 +8,7 @@ push the clock past scans not yet read. So, like Kafka Streams' timestamp synchr
 worker buffers the records of both partitions and always takes the one its producer sent
 first (record timestamp, then topic, then offset). A partition with nothing buffered is waited
 for while it may still hold an earlier record, for at most a bounded time (see
-:mod:`streams.sequencer` for how the worker knows).
+:mod:`streams.runtime.sequencer` for how the worker knows).
 
 Merging is memoryless (the next record depends only on the heads), so the records processed
 before any stop plus the merge of what remains after it give the same order as one merge of

@@ -23,11 +23,11 @@ Semantics (docs/architecture.md, "The join"):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import cast
+from typing import NamedTuple, cast
 
 from schemas.records import (
     AlertEvidence,
@@ -112,6 +112,43 @@ class Transition:
     """The event was applied out of order (an event with a later event time came before)."""
 
 
+class FoldCache:
+    """The fold over the scans of recently changed states, by code (the most recent first).
+
+    An entry is valid while the state's ``scans``, ``evicted`` and ``dispatch`` are the very
+    objects it was folded from: transitions never change those in place, they build new ones,
+    so an identity check tells whether the fold still describes the state.
+    """
+
+    __slots__ = ("_capacity", "_folds")
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self._capacity = capacity
+        self._folds: dict[str, tuple[object, object, object, _Fold]] = {}
+
+    def get(self, state: ShipmentState) -> _Fold | None:
+        """The fold over ``state``'s scans, if it was remembered for these very scans."""
+        entry = self._folds.get(state["code"])
+        if entry is None:
+            return None
+        scans, evicted, dispatch, fold = entry
+        if (
+            scans is state["scans"]
+            and evicted is state["evicted"]
+            and dispatch is state["dispatch"]
+        ):
+            return fold
+        return None
+
+    def put(self, state: ShipmentState, fold: _Fold) -> None:
+        """Remember ``fold`` as the fold over ``state``'s scans."""
+        folds = self._folds
+        folds.pop(state["code"], None)
+        folds[state["code"]] = (state["scans"], state["evicted"], state["dispatch"], fold)
+        if len(folds) > self._capacity:
+            del folds[next(iter(folds))]
+
+
 STALLABLE = frozenset({Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY})
 """Statuses in which a parcel is expected to keep moving."""
 
@@ -127,16 +164,28 @@ _MIN_HOURS = 1 / 60
 
 
 def apply(
-    state: ShipmentState | None, event: InputEvent, rules: Rules, now: datetime
+    state: ShipmentState | None,
+    event: InputEvent,
+    rules: Rules,
+    now: datetime,
+    folds: FoldCache | None = None,
 ) -> Transition:
-    """Fold one scan or dispatch into ``state`` (``None`` for a code never seen)."""
+    """Fold one scan or dispatch into ``state`` (``None`` for a code never seen).
+
+    ``folds`` remembers the fold over each state's scans, so that an in-order scan extends it
+    instead of folding every kept scan again; the result is the same with or without it.
+    """
     if "dispatch_time" in event:
         return apply_dispatch(state, cast(SellerDispatch, event), rules, now)
-    return apply_scan(state, event, rules, now)
+    return apply_scan(state, event, rules, now, folds)
 
 
 def apply_scan(
-    state: ShipmentState | None, scan: CarrierScan, rules: Rules, now: datetime
+    state: ShipmentState | None,
+    scan: CarrierScan,
+    rules: Rules,
+    now: datetime,
+    folds: FoldCache | None = None,
 ) -> Transition:
     """Fold one carrier scan (or retraction) into ``state``."""
     old = state if state is not None else new_state(scan["code"], now)
@@ -161,7 +210,13 @@ def apply_scan(
     new = dict(old)
     new["scans"] = scans
     new["evicted"] = evicted
-    return _finish(state, cast(ShipmentState, new), scan, "SCAN", rules, now)
+    extends = None
+    if folds is not None and scans[-1] is scan and evicted is old["evicted"]:
+        # The latest scan so far and nothing evicted: the fold of the old scans plus this one.
+        base = folds.get(old)
+        if base is not None:
+            extends = base.extended(scan, rules)
+    return _finish(state, cast(ShipmentState, new), scan, "SCAN", rules, now, folds, extends)
 
 
 def apply_dispatch(
@@ -240,14 +295,19 @@ def _finish(
     kind: str,
     rules: Rules,
     now: datetime,
+    folds: FoldCache | None = None,
+    fold: _Fold | None = None,
 ) -> Transition:
-    """Recompute the derived fields after an event and build the outputs."""
+    """Recompute the derived fields after an event and build the outputs (``fold``: the fold
+    over the state's scans, when already known)."""
     event_time = _event_time(event)
     last = state["last_event_time"]
     late = last is not None and event_time < last
     if last is None or event_time > last:
         state["last_event_time"] = event_time
-    fold = _derive(state, rules)
+    fold = _derive(state, rules, fold)
+    if folds is not None:
+        folds.put(state, fold)
     state["updated_at"] = now
 
     status_change = _status_change(previous, state, event_time, event["event_id"], now)
@@ -296,6 +356,21 @@ class _Fold:
         if dispatch is not None and dispatch["carrier"] and dispatch["tracking_number"]:
             pair = f"{dispatch['carrier']}|{dispatch['tracking_number']}"
             fold.tracking.setdefault(pair, _dispatch_evidence(dispatch))
+        return fold
+
+    def extended(self, scan: CarrierScan, rules: Rules) -> _Fold:
+        """A new fold: this one with ``scan`` added (this one is left as it is)."""
+        fold = _Fold(
+            self.sub_status,
+            self.first_scan_at,
+            self.delivered_at,
+            self.delivered_scan,
+            self.last_scan,
+            dict(self.tracking),
+            dict(self.findings),
+            self.scan_count,
+        )
+        fold.add(scan, rules)
         return fold
 
     def add(self, scan: CarrierScan, rules: Rules) -> None:
@@ -396,12 +471,14 @@ def _evict(
     return fold.persist(scan, rules)
 
 
-def _derive(state: ShipmentState, rules: Rules) -> _Fold:
-    """Recompute the derived fields of ``state`` in place; return the fold for the alerts."""
+def _derive(state: ShipmentState, rules: Rules, fold: _Fold | None = None) -> _Fold:
+    """Recompute the derived fields of ``state`` in place (from ``fold``, the fold over its
+    scans, when it is known); return the fold for the alerts."""
     dispatch = state["dispatch"]
-    fold = _Fold.start(state["evicted"], dispatch)
-    for scan in state["scans"]:
-        fold.add(scan, rules)
+    if fold is None:
+        fold = _Fold.start(state["evicted"], dispatch)
+        for scan in state["scans"]:
+            fold.add(scan, rules)
 
     sub = fold.sub_status
     if sub is None:
@@ -437,9 +514,9 @@ def tick(state: ShipmentState, stream_time: datetime, rules: Rules, now: datetim
     new = cast(ShipmentState, dict(state))
     alerts: list[ShipmentAlert] = []
     status_change = None
-    for alert in _due_alerts(state, rules):
-        if alert["detected_at"] <= stream_time and alert["alert_id"] not in state["alerted"]:
-            alerts.append({**alert, "emitted_at": now})
+    for due in _due_alerts(state, rules):
+        if due.detected_at <= stream_time and due.alert_id not in state["alerted"]:
+            alerts.append({**due.build(), "emitted_at": now})
 
     expiry = _expiry_due(state, rules)
     if expiry is not None and expiry <= stream_time:
@@ -470,11 +547,8 @@ def next_due(state: ShipmentState, rules: Rules) -> datetime | None:
 
 def _pending_due(state: ShipmentState, rules: Rules) -> datetime | None:
     """When the next alert or the expiry of ``state`` is due, if any."""
-    dues = [
-        alert["detected_at"]
-        for alert in _due_alerts(state, rules)
-        if alert["alert_id"] not in state["alerted"]
-    ]
+    alerted = state["alerted"]
+    dues = [due.detected_at for due in _due_alerts(state, rules) if due.alert_id not in alerted]
     expiry = _expiry_due(state, rules)
     if expiry is not None:
         dues.append(expiry)
@@ -497,78 +571,112 @@ def _expiry_due(state: ShipmentState, rules: Rules) -> datetime | None:
     return latest + rules.expire_after
 
 
-def _due_alerts(state: ShipmentState, rules: Rules) -> Iterable[ShipmentAlert]:
+class _Due(NamedTuple):
+    """A time-based alert that applies to a state: its id, when it becomes due, and how to
+    build it (only when it fires: most are only looked at for their due time)."""
+
+    alert_id: str
+    detected_at: datetime
+    build: Callable[[], ShipmentAlert]
+
+
+def _due_alerts(state: ShipmentState, rules: Rules) -> Iterator[_Due]:
     """Time-based alerts that apply to ``state``, each with the time it becomes due."""
     code = state["code"]
     status = Status(state["status"])
     sub = SubStatus(state["sub_status"])
     dispatch = state["dispatch"]
     scans = state["scans"]
-    physical = [scan for scan in scans if scan["sub_status"] != SubStatus.LABEL_CREATED]
     if sub in TERMINAL:
         return
 
     if status in STALLABLE and scans:
         last = scans[-1]
-        yield _alert(
-            code=code,
-            alert_id=f"{code}:STALLED:{last['event_id']}",
-            kind="STALLED",
-            rule="no_scan_for",
-            severity="WARNING",
-            detected_at=last["event_time"] + rules.stall_after,
-            message=f"no scan for {_hours(rules.stall_after)} h since {_place(last['location'])}",
-            evidence=[_scan_evidence(last)],
-            metrics={"hours_without_scan": rules.stall_after.total_seconds() / 3600},
+        stalled_at = last["event_time"] + rules.stall_after
+        yield _Due(
+            f"{code}:STALLED:{last['event_id']}",
+            stalled_at,
+            lambda: _alert(
+                code=code,
+                alert_id=f"{code}:STALLED:{last['event_id']}",
+                kind="STALLED",
+                rule="no_scan_for",
+                severity="WARNING",
+                detected_at=stalled_at,
+                message=(
+                    f"no scan for {_hours(rules.stall_after)} h since {_place(last['location'])}"
+                ),
+                evidence=[_scan_evidence(last)],
+                metrics={"hours_without_scan": rules.stall_after.total_seconds() / 3600},
+            ),
         )
 
-    if dispatch is not None and not physical and state["evicted"] is None:
+    if (
+        dispatch is not None
+        and state["evicted"] is None
+        and all(scan["sub_status"] == SubStatus.LABEL_CREATED for scan in scans)
+    ):
         promised = dispatch["promised_ship_by"]
         due = promised if promised is not None else dispatch["dispatch_time"] + rules.dispatch_sla
-        yield _alert(
-            code=code,
-            alert_id=f"{code}:DISPATCH_SLA_BREACH",
-            kind="DISPATCH_SLA_BREACH",
-            rule="promised_ship_by" if promised is not None else "no_first_scan",
-            severity="WARNING",
-            detected_at=due,
-            message=(
-                f"dispatched by seller {dispatch['seller_id']}, "
-                f"no carrier scan by {due:%Y-%m-%d %H:%M} UTC"
+        yield _Due(
+            f"{code}:DISPATCH_SLA_BREACH",
+            due,
+            lambda: _alert(
+                code=code,
+                alert_id=f"{code}:DISPATCH_SLA_BREACH",
+                kind="DISPATCH_SLA_BREACH",
+                rule="promised_ship_by" if promised is not None else "no_first_scan",
+                severity="WARNING",
+                detected_at=due,
+                message=(
+                    f"dispatched by seller {dispatch['seller_id']}, "
+                    f"no carrier scan by {due:%Y-%m-%d %H:%M} UTC"
+                ),
+                evidence=[_dispatch_evidence(dispatch)],
+                metrics={
+                    "hours_after_dispatch": (due - dispatch["dispatch_time"]).total_seconds() / 3600
+                },
             ),
-            evidence=[_dispatch_evidence(dispatch)],
-            metrics={
-                "hours_after_dispatch": (due - dispatch["dispatch_time"]).total_seconds() / 3600
-            },
         )
 
     first = state["first_scan_at"]
     if dispatch is None and first is not None:
-        evidence = [_scan_evidence(scan) for scan in scans[:1]]
-        yield _alert(
-            code=code,
-            alert_id=f"{code}:UNKNOWN_CODE",
-            kind="UNKNOWN_CODE",
-            rule="no_dispatch",
-            severity="CRITICAL",
-            detected_at=first + rules.unknown_code_grace,
-            message=f"scanned since {first:%Y-%m-%d %H:%M} UTC but never dispatched by a seller",
-            evidence=evidence,
-            metrics={"grace_hours": rules.unknown_code_grace.total_seconds() / 3600},
+        unknown_at = first + rules.unknown_code_grace
+        yield _Due(
+            f"{code}:UNKNOWN_CODE",
+            unknown_at,
+            lambda: _alert(
+                code=code,
+                alert_id=f"{code}:UNKNOWN_CODE",
+                kind="UNKNOWN_CODE",
+                rule="no_dispatch",
+                severity="CRITICAL",
+                detected_at=unknown_at,
+                message=(
+                    f"scanned since {first:%Y-%m-%d %H:%M} UTC but never dispatched by a seller"
+                ),
+                evidence=[_scan_evidence(scan) for scan in scans[:1]],
+                metrics={"grace_hours": rules.unknown_code_grace.total_seconds() / 3600},
+            ),
         )
 
     latest = _latest_event_time(state)
     if latest is not None and sub is not SubStatus.NO_UPDATES:
-        yield _alert(
-            code=code,
-            alert_id=f"{code}:EXPIRED:{latest.isoformat()}",
-            kind="EXPIRED",
-            rule="no_updates",
-            severity="INFO",
-            detected_at=latest + rules.expire_after,
-            message=f"no update for {rules.expire_after.days} days: tracking expired",
-            evidence=[_scan_evidence(scan) for scan in scans[-1:]],
-            metrics={"days_without_update": rules.expire_after.total_seconds() / 86400},
+        expires_at = latest + rules.expire_after
+        yield _Due(
+            f"{code}:EXPIRED:{latest.isoformat()}",
+            expires_at,
+            lambda: _alert(
+                code=code,
+                alert_id=f"{code}:EXPIRED:{latest.isoformat()}",
+                kind="EXPIRED",
+                rule="no_updates",
+                severity="INFO",
+                detected_at=expires_at,
+                message=f"no update for {rules.expire_after.days} days: tracking expired",
+                evidence=[_scan_evidence(scan) for scan in scans[-1:]],
+                metrics={"days_without_update": rules.expire_after.total_seconds() / 86400},
+            ),
         )
 
 
@@ -783,12 +891,15 @@ def _event_time(event: InputEvent) -> datetime:
 
 
 def _latest_event_time(state: ShipmentState) -> datetime | None:
-    times = [scan["event_time"] for scan in state["scans"][-1:]]
-    if state["evicted"] is not None:
-        times.append(state["evicted"]["last_event_time"])
-    if state["dispatch"] is not None:
-        times.append(state["dispatch"]["dispatch_time"])
-    return max(times, default=None)
+    scans, evicted, dispatch = state["scans"], state["evicted"], state["dispatch"]
+    latest = scans[-1]["event_time"] if scans else None
+    for time in (
+        evicted["last_event_time"] if evicted is not None else None,
+        dispatch["dispatch_time"] if dispatch is not None else None,
+    ):
+        if time is not None and (latest is None or time > latest):
+            latest = time
+    return latest
 
 
 def _latest_tracking_number(state: ShipmentState) -> str | None:

@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from faust.types import TP
 
 from schemas.records import ShipmentState
-from streams.outputs import OutputSender
-from streams.store import ShipmentStore, encode_state
+from streams.join.state_codec import Bodies, StateCodec, keep_only
+from streams.runtime.sender import OutputSender
+from streams.runtime.store import ShipmentStore
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[int, str]
 """(partition, code)."""
-OnFailure = Callable[[Any, Exception], Awaitable[None]]
-"""Called with the message that last changed a state that cannot be written, and the error."""
+OnFailure = Callable[[Any, Exception], None]
+"""Called with the input record that last changed a state that cannot be written, and the
+error."""
 
 
 class ShipmentStates:
@@ -45,7 +47,10 @@ class ShipmentStates:
         self._input_topic = input_topic
         self._capacity = capacity
         self._cache: OrderedDict[Key, ShipmentState] = OrderedDict()
+        self._bodies: dict[Key, Bodies] = {}
+        """Encoded scans and dispatch of each cached state (:mod:`streams.join.state_codec`)."""
         self._changed: dict[Key, tuple[ShipmentState | None, Any]] = {}
+        self._codec = StateCodec()
 
     @property
     def changed(self) -> int:
@@ -62,32 +67,49 @@ class ShipmentStates:
         if state is not None:
             self._cache.move_to_end(key)
             return state
-        state = self._store.get(partition, code)
-        if state is not None:
-            self._remember(key, state)
+        data = self._store.get(partition, code)
+        if data is None:
+            return None
+        bodies: Bodies = {}
+        state = self._codec.decode(data, bodies)
+        self._bodies[key] = bodies
+        self._remember(key, state)
         return state
 
-    def put(self, partition: int, code: str, state: ShipmentState | None, cause: Any) -> None:
-        """Change the state of ``code`` (``None``: forget it); ``cause`` is the input message
-        that changed it."""
+    def put(
+        self,
+        partition: int,
+        code: str,
+        state: ShipmentState | None,
+        cause: Any,
+        body: tuple[str, bytes] | None = None,
+    ) -> None:
+        """Change the state of ``code`` (``None``: forget it); ``cause`` is the input record
+        that changed it and ``body``, when known, the event id and encoded body of the scan or
+        dispatch it brought into the state."""
         key = (partition, code)
         self._changed[key] = (state, cause)
         if state is None:
             self._cache.pop(key, None)
-        else:
-            self._remember(key, state)
+            self._bodies.pop(key, None)
+            return
+        if body is not None:
+            self._bodies.setdefault(key, {})[body[0]] = body[1]
+        self._remember(key, state)
 
     def partition_states(self, partition: int) -> Iterator[ShipmentState]:
         """Every state of ``partition``, changes not written back included."""
         changed = {code: state for (p, code), (state, _) in self._changed.items() if p == partition}
-        for stored in self._store.partition_states(partition):
+        for data in self._store.partition_values(partition):
+            stored = self._codec.decode(data, {})
             state = changed.pop(stored["code"], stored)
             if state is not None:
                 yield state
         yield from (state for state in changed.values() if state is not None)
 
-    async def write_back(self, on_failure: OnFailure) -> None:
-        """Write every changed state to RocksDB and its changelog; then they are unchanged."""
+    def write_back(self, on_failure: OnFailure) -> None:
+        """Write every changed state to RocksDB and queue its changelog record; then they are
+        unchanged."""
         changed, self._changed = self._changed, {}
         changelog = self._store.changelog_topic
         for (partition, code), (state, cause) in changed.items():
@@ -95,16 +117,19 @@ class ShipmentStates:
             if state is None:
                 self._store.delete(partition, code)
             else:
+                bodies = self._bodies.setdefault((partition, code), {})
+                keep_only(bodies, state)
                 try:
-                    data = encode_state(state)
+                    data = self._codec.encode(state, bodies)
                 except Exception as error:
                     # A bug, not data: keep the last written state and say which record led here.
                     logger.exception("a shipment state cannot be encoded", extra={"code": code})
                     self._cache.pop((partition, code), None)
-                    await on_failure(cause, error)
+                    self._bodies.pop((partition, code), None)
+                    on_failure(cause, error)
                     continue
                 self._store.put(partition, code, data)
-            await self._sender.send(
+            self._sender.add(
                 changelog,
                 code.encode(),
                 data,
@@ -119,6 +144,7 @@ class ShipmentStates:
         if self._changed:
             raise RuntimeError(f"{len(self._changed)} state changes were never written back")
         self._cache.clear()
+        self._bodies.clear()
 
     def _remember(self, key: Key, state: ShipmentState) -> None:
         self._cache[key] = state
@@ -131,3 +157,4 @@ class ShipmentStates:
             if oldest in self._changed:
                 break  # changed states stay until written back
             del self._cache[oldest]
+            self._bodies.pop(oldest, None)

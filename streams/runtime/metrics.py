@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from streams.partition import PartitionJoin, Step
-from streams.transition import Outcome
+from streams.join.partition import PartitionJoin, Step
 
 PREFIX = "tracecode_streams"
 
@@ -63,17 +64,31 @@ class JoinMetrics:
             registry=registry,
         )
 
-    def on_step(self, kind: str, step: Step) -> None:
-        """Count one processed event and what it caused."""
-        self.events.labels(kind, step.event.outcome.value).inc()
-        if step.event.outcome is Outcome.APPLIED and step.event.late:
-            self.late_events.labels(kind).inc()
-        for _code, transition in step.changes:
-            for alert in transition.alerts:
-                self.alerts.labels(alert["kind"]).inc()
-            if transition.status_change is not None:
-                self.status_changes.labels(transition.status_change["status"]).inc()
-        forgotten = sum(1 for state in step.writes.values() if state is None)
+    def on_steps(self, events: Mapping[tuple[str, str], int], steps: Iterable[Step]) -> None:
+        """Count a batch of processed events, ``events`` by (kind, outcome), and what their
+        steps caused: one counter update per label, not per event."""
+        for (kind, outcome), count in events.items():
+            self.events.labels(kind, outcome).inc(count)
+        late: collections.Counter[str] = collections.Counter()
+        alerts: collections.Counter[str] = collections.Counter()
+        statuses: collections.Counter[str] = collections.Counter()
+        forgotten = 0
+        for step in steps:
+            history = step.event.history
+            if step.event.late and history is not None:
+                late[history["kind"]] += 1
+            for _code, transition in step.changes:
+                for alert in transition.alerts:
+                    alerts[alert["kind"]] += 1
+                if transition.status_change is not None:
+                    statuses[transition.status_change["status"]] += 1
+            forgotten += sum(1 for state in step.writes.values() if state is None)
+        for kind, count in late.items():
+            self.late_events.labels(kind).inc(count)
+        for kind, count in alerts.items():
+            self.alerts.labels(kind).inc(count)
+        for status, count in statuses.items():
+            self.status_changes.labels(status).inc(count)
         if forgotten:
             self.forgotten.inc(forgotten)
 

@@ -3,8 +3,8 @@
 The table is a Faust table in RocksDB (one database per partition) with a changelog topic; its
 values are ShipmentState records in the wire encoding (:mod:`schemas.codec`). The worker writes
 a state's bytes to the partition's database and sends the changelog record itself (see
-:mod:`streams.transactions` for why), and it may process a record outside the event context
-Faust's table API needs (see :mod:`streams.merge`). So this module reaches into the store's
+:mod:`streams.runtime.exactly_once` for why), and it may process a record outside the event context
+Faust's table API needs (see :mod:`streams.join.merge`). So this module reaches into the store's
 driver API (``_db_for_partition`` and ``_visible_items`` of ``faust.stores.rocksdb.Store``,
 faust-streaming 0.15): the one place that does.
 """
@@ -14,12 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from faust.types import TP, RecordMetadata
-
-from schemas.codec import codec_for
-from schemas.records import RecordType, ShipmentState
-
-_STATES = codec_for(RecordType.SHIPMENT_STATE)
+from faust.types import TP
 
 
 class ShipmentStore:
@@ -35,10 +30,10 @@ class ShipmentStore:
         name: str = self._table.changelog_topic.get_topic_name()
         return name
 
-    def get(self, partition: int, code: str) -> ShipmentState | None:
-        """The state of ``code``, stored in ``partition``."""
+    def get(self, partition: int, code: str) -> bytes | None:
+        """The encoded state of ``code``, stored in ``partition``."""
         data: bytes | None = self._db(partition).get(code.encode())
-        return None if data is None else _STATES.decode(data)
+        return data
 
     def put(self, partition: int, code: str, data: bytes) -> None:
         """Store an encoded state in ``partition`` (no changelog record: the caller sends it)."""
@@ -48,27 +43,22 @@ class ShipmentStore:
         """Delete the state of ``code`` from ``partition`` (the caller sends the tombstone)."""
         self._db(partition).delete(code.encode())
 
-    def partition_states(self, partition: int) -> Iterator[ShipmentState]:
-        """Every state stored in ``partition``."""
+    def partition_values(self, partition: int) -> Iterator[bytes]:
+        """Every encoded state stored in ``partition``."""
         for _key, data in self._table.data._visible_items(self._db(partition)):
-            yield _STATES.decode(data)
+            yield data
 
     def _db(self, partition: int) -> Any:
         return self._table.data._db_for_partition(partition)
 
-    def changelog_delivered(self, metadata: RecordMetadata) -> None:
-        """Record that the store holds the changelog up to ``metadata``'s offset.
+    def changelog_delivered(self, partition: int, offset: int) -> None:
+        """Record that the store holds changelog ``partition`` up to ``offset``.
 
         Under exactly-once the offset is written when the transaction commits (recovery then
         reads only what came after it); otherwise at once, as Faust's own tables do.
         """
-        tp = TP(metadata.topic_partition.topic, metadata.topic_partition.partition)
+        tp = TP(self.changelog_topic, partition)
         if self._in_transaction:
-            self._table.app.tables.persist_offset_on_commit(self._table.data, tp, metadata.offset)
+            self._table.app.tables.persist_offset_on_commit(self._table.data, tp, offset)
         else:
-            self._table.data.set_persisted_offset(tp, metadata.offset)
-
-
-def encode_state(state: ShipmentState) -> bytes:
-    """A state in the wire encoding, as the table and its changelog hold it."""
-    return _STATES.encode(state)
+            self._table.data.set_persisted_offset(tp, offset)

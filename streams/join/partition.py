@@ -22,8 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.records import ShipmentState
-from streams.deadlines import DeadlineIndex
-from streams.transition import InputEvent, Outcome, Rules, Transition, apply, next_due, tick
+from streams.join.deadlines import DeadlineIndex
+from streams.join.transition import (
+    FoldCache,
+    InputEvent,
+    Outcome,
+    Rules,
+    Transition,
+    apply,
+    next_due,
+    tick,
+)
 
 StateLookup = Callable[[str], ShipmentState | None]
 """Returns the stored state of a code of this partition, ``None`` for a code never seen."""
@@ -44,7 +53,7 @@ class Step:
 class PartitionJoin:
     """Applies one partition's events and fires its time-based rules at its stream time."""
 
-    __slots__ = ("_index", "_lookup", "_rules", "stream_time")
+    __slots__ = ("_folds", "_index", "_lookup", "_rules", "stream_time")
 
     def __init__(
         self, rules: Rules, lookup: StateLookup, stream_time: datetime | None = None
@@ -52,6 +61,7 @@ class PartitionJoin:
         self._rules = rules
         self._lookup = lookup
         self._index = DeadlineIndex()
+        self._folds = FoldCache()
         self.stream_time = stream_time
         """Latest event time applied on this partition (``None`` before the first)."""
 
@@ -76,7 +86,7 @@ class PartitionJoin:
     def process(self, event: InputEvent, now: datetime) -> Step:
         """Apply ``event`` (wall-clock time ``now``) and fire the rules due at stream time."""
         code = event["code"]
-        step = Step(apply(self._lookup(code), event, self._rules, now))
+        step = Step(apply(self._lookup(code), event, self._rules, now, self._folds))
         if step.event.outcome is not Outcome.APPLIED:
             return step
         assert step.event.history is not None
@@ -88,7 +98,7 @@ class PartitionJoin:
                 # The event's own code was due: apply the event to the ticked state (ticks
                 # change no scan or id list, so it is still applied), or to none if the tick
                 # forgot the code: an event after so long starts the shipment afresh.
-                step.event = apply(step.writes[code], event, self._rules, now)
+                step.event = apply(step.writes[code], event, self._rules, now, self._folds)
         self._record(step, code, step.event)
         self._fire_due(step, now)
         return step

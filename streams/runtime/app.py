@@ -1,9 +1,11 @@
-"""The Faust app of a worker: one agent joining both input topics into the ``shipments`` table.
+"""The Faust app of a worker: both input topics joined into the ``shipments`` table.
 
-Scans and dispatches are keyed by canonical code and co-partitioned, so one agent subscribed to
-both topics sees every event of a code in the partition that also holds the code's state. The
-agent takes raw bytes: decoding and validating are the join's first steps, so a bad record
-becomes a dead letter instead of an error inside Faust.
+Scans and dispatches are keyed by canonical code and co-partitioned, so the worker assigned
+partition *p* of both topics sees every event of a code in the partition that also holds the
+code's state. The input topics are subscribed without an agent: their fetched batches go
+straight to the arrival-order merge and the join (:mod:`streams.runtime.exactly_once`), as raw
+bytes, since decoding and validating are the join's first steps and a bad record becomes a dead
+letter instead of an error inside Faust.
 """
 
 from __future__ import annotations
@@ -12,23 +14,22 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable
-from typing import Any
 
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP
-from mode import CrashingSupervisor
 from prometheus_client import CollectorRegistry
 
 from streams.config import SHIPMENTS_TABLE, ProcessingGuarantee, WorkerConfig
-from streams.kafka import broker_urls, credentials
-from streams.metrics import JoinMetrics
-from streams.outputs import OutputSender
-from streams.processor import JoinProcessor
-from streams.sequencer import InputSequencer
-from streams.states import ShipmentStates
-from streams.store import ShipmentStore
-from streams.transactions import JoinApp, JoinConsumer
-from streams.web import install_views
+from streams.runtime.checkpoint import Checkpoint, InputPositions
+from streams.runtime.exactly_once import InputBatch, WorkerApp, WorkerConsumer
+from streams.runtime.kafka import broker_urls, credentials
+from streams.runtime.metrics import JoinMetrics
+from streams.runtime.processor import JoinProcessor
+from streams.runtime.sender import OutputSender
+from streams.runtime.sequencer import InputSequencer
+from streams.runtime.states import ShipmentStates
+from streams.runtime.store import ShipmentStore
+from streams.runtime.web import install_views
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,9 @@ _RECHECK_S = 0.5
 """Seconds between two looks at the records waiting for another input topic."""
 
 
-def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) -> JoinApp:
+def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) -> WorkerApp:
     """The worker's Faust app for ``config`` (not started)."""
-    app = JoinApp(
+    app = WorkerApp(
         config.app_id,
         env={},  # the configuration is ``config``; Faust must not read the environment
         broker=broker_urls(config.kafka),
@@ -53,8 +54,8 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         # The leader topic is only for Faust's leader election, which the worker does not use.
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
-        # Records waiting in the arrival-order merge are never acknowledged until processed;
-        # the consumer commits at revocation and at stop itself (streams.transactions).
+        # No agent holds input records: the consumer commits at revocation and at stop itself
+        # (streams.runtime.exactly_once), without waiting for Faust's acknowledgements.
         stream_wait_empty=False,
         consumer_group_instance_id=_instance_id(config),
         broker_commit_interval=config.commit_interval_s,
@@ -62,19 +63,17 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         # while costs no latency; sending each alone costs a request per record.
         producer_linger=min(0.05, config.commit_interval_s / 4),
         producer_max_batch_size=1_000_000,
+        broker_max_poll_records=config.batch_records,
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
         web_host=config.web_host,
         web_bind=config.web_bind,
         web_port=config.web_port,
         canonical_url=config.web_url,
-        # A failure outside the per-record handling stops the worker (and restarts it with
-        # the last committed state) instead of restarting the agent past the record.
-        agent_supervisor=CrashingSupervisor,
         autodiscover=False,
     )
     # Values are ShipmentState records in the wire encoding, which the join encodes and
-    # decodes itself (streams.store). Declared raw, because Faust decodes every changelog
+    # decodes itself (streams.runtime.store). Declared raw, because Faust decodes every changelog
     # record it restores before writing its bytes to RocksDB: a codec would only cost time.
     table = app.Table(
         SHIPMENTS_TABLE,
@@ -91,31 +90,39 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         key_serializer="raw",
         value_serializer="raw",
     )
+    app.topics.add(inputs)
+    app.input_topics = frozenset(inputs.topics)
     store = ShipmentStore(
         table, in_transaction=config.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
     )
     registry = registry if registry is not None else CollectorRegistry()
-    sender = OutputSender(app)
-    states = ShipmentStates(store, sender, config.topics.scans, config.state_cache_size)
+    topics = config.topics
+    sender = OutputSender(
+        app,
+        config.partitions,
+        (topics.history, topics.status, topics.alerts, store.changelog_topic),
+    )
+    states = ShipmentStates(store, sender, topics.scans, config.state_cache_size)
     processor = JoinProcessor(config, states, sender, JoinMetrics(registry))
-    app.before_commit = processor.write_back
+    positions = InputPositions()
+    app.checkpoint = Checkpoint(app, processor, sender, positions)
     sequencer = InputSequencer(
         # Ties on the record timestamp: a dispatch before the scans of the same millisecond.
-        (config.topics.dispatches, config.topics.scans),
+        (topics.dispatches, topics.scans),
         processor,
+        sender,
+        positions,
         _ConsumerProgress(app),
         max_wait_s=config.input_wait_s,
     )
 
-    @app.agent(inputs, name="join")
-    async def join(stream: Any) -> None:
-        # Records are acknowledged by the sequencer once processed, which may come later.
-        async for event in stream.noack().events():
-            await _gated(app, sequencer.receive(event))
+    async def handle_batch(batch: InputBatch) -> None:
+        await _gated(app, sequencer.receive(batch))
 
     async def release_waiting() -> None:
         await _gated(app, sequencer.drain_waiting())
 
+    app.batch_handler = handle_batch
     # Waiting records go as soon as a fetch vouches for the other topic: check often.
     app.timer(min(_RECHECK_S, config.input_wait_s / 2))(release_waiting)
 
@@ -124,11 +131,11 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
     return app
 
 
-async def _gated(app: JoinApp, processing: Awaitable[None]) -> None:
-    """Run ``processing`` holding the commit gate, to its end even if the agent is cancelled.
+async def _gated(app: WorkerApp, processing: Awaitable[None]) -> None:
+    """Run ``processing`` holding the commit gate, to its end even if its caller is cancelled.
 
-    A worker told to stop cancels its agent; the event being processed still completes, and
-    the final commit (which waits for the gate) includes all of it or none of it.
+    A worker told to stop cancels its fetch loop; the batch being processed still completes,
+    and the final commit (which waits for the gate) includes all of it or none of it.
     """
 
     async def locked() -> None:
@@ -152,7 +159,7 @@ def _instance_id(config: WorkerConfig) -> str:
 class _ConsumerProgress:
     """The consumer as the sequencer sees it."""
 
-    def __init__(self, app: JoinApp) -> None:
+    def __init__(self, app: WorkerApp) -> None:
         self._app = app
 
     def generation(self) -> int:
@@ -175,8 +182,7 @@ class _ConsumerProgress:
         return bool(self._app.rebalancing)
 
     def committed(self, tp: TP) -> int | None:
-        offset: int | None = self._consumer()._committed_offset.get(tp)
-        return offset
+        return self._consumer().committed_offset(tp)
 
     async def reread(self) -> None:
         # Faust's own way back to the committed offsets: stop the fetch loop, seek every
@@ -187,14 +193,11 @@ class _ConsumerProgress:
         await consumer.perform_seek()
         consumer.resume_flow()
 
-    def accept_gap(self, tp: TP, first: int, end: int) -> None:
-        self._consumer().accept_gap(tp, first, end)
-
-    def _consumer(self) -> JoinConsumer:
+    def _consumer(self) -> WorkerConsumer:
         consumer = self._app.consumer
-        assert isinstance(consumer, JoinConsumer)
+        assert isinstance(consumer, WorkerConsumer)
         return consumer
 
 
-def _install_metrics(app: JoinApp, registry: CollectorRegistry) -> None:
+def _install_metrics(app: WorkerApp, registry: CollectorRegistry) -> None:
     setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")

@@ -1,0 +1,55 @@
+"""The private Faust and aiokafka members the runtime relies on are still there, as expected."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from faust.types import TP
+
+from schemas.kafka import KafkaConnection
+from schemas.topics import TopicNames
+from streams.config import WorkerConfig
+from streams.runtime import internals
+from streams.runtime.app import create_app
+from streams.runtime.exactly_once import WorkerConsumer, WorkerProducer
+from streams.runtime.internals import Internal
+
+
+def test_every_private_method_is_there_with_the_same_parameters() -> None:
+    assert internals.problems() == []
+
+
+def test_a_renamed_or_changed_member_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    renamed = Internal(WorkerConsumer, "_fetch_in_batches", ("self",), "a member Faust lacks")
+    changed = Internal(WorkerConsumer, "_wait_next_records", ("self",), "a changed signature")
+    monkeypatch.setattr(internals, "METHODS", (renamed, changed))
+    found = internals.problems()
+    assert len(found) == 2
+    assert "_fetch_in_batches is gone" in found[0]
+    assert "takes ('self', 'timeout')" in found[1]
+
+
+def test_a_worker_s_consumer_and_producer_have_the_attributes_it_reads(tmp_path: Path) -> None:
+    config = WorkerConfig(
+        kafka=KafkaConnection("127.0.0.1:1"),
+        topics=TopicNames().with_prefix("unit."),
+        state_dir=tmp_path,
+        partitions=2,
+    )
+
+    async def build() -> tuple[object, object]:
+        app = create_app(config)
+        return app.consumer, app.producer
+
+    consumer, producer = asyncio.run(build())
+    assert isinstance(consumer, WorkerConsumer) and isinstance(producer, WorkerProducer)
+    assert internals.attribute_problems(consumer, internals.CONSUMER_ATTRIBUTES) == []
+    assert internals.attribute_problems(producer, internals.PRODUCER_ATTRIBUTES) == []
+    # What the runtime assumes of them: unknown partitions read as never committed or read,
+    # and the transactional producers are this producer's own, not shared by the class.
+    assert consumer._committed_offset[TP("unit.x", 0)] is None
+    assert consumer._read_offset[TP("unit.x", 0)] is None
+    assert producer._transaction_producers == {}
+    assert producer._transaction_producers is not WorkerProducer._transaction_producers
