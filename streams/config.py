@@ -54,7 +54,14 @@ class WorkerConfig:
     replication_factor: int = 1
     """Replication factor of the changelog topic the worker creates."""
     commit_interval_s: float = 1.0
-    """How often offsets (and, exactly-once, the transactions) are committed."""
+    """How often offsets (and, exactly-once, the transactions) are committed while the worker
+    catches up on a backlog."""
+    live_commit_interval_s: float = 0.1
+    """How often they are committed once the worker is caught up with its input: exactly-once
+    outputs become visible at the commit, so this bounds their latency."""
+    fetch_margin_s: float = 0.25
+    """How much later than a record's timestamp a fetch of the other input topic must be to
+    vouch that it holds nothing earlier (streams.runtime.sequencer)."""
     state_cache_size: int = 4096
     """Decoded shipment states kept in memory, in front of RocksDB."""
     batch_records: int = 2000
@@ -81,6 +88,12 @@ class WorkerConfig:
             raise ValueError("standby_replicas cannot be negative")
         if self.commit_interval_s <= 0:
             raise ValueError("commit_interval_s must be positive")
+        if not 0 < self.live_commit_interval_s <= self.commit_interval_s:
+            raise ValueError(
+                "live_commit_interval_s must be positive and at most commit_interval_s"
+            )
+        if self.fetch_margin_s < 0:
+            raise ValueError("fetch_margin_s cannot be negative")
         if self.state_cache_size < 0:
             raise ValueError("state_cache_size cannot be negative")
         if self.batch_records < 1:

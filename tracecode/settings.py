@@ -242,7 +242,22 @@ class WorkerSettings(BaseSettings):
         0, ge=0, description="Warm copies of each partition's table on other workers."
     )
     commit_interval: float = Field(
-        1.0, gt=0, description="Seconds between commits (offsets, transactions)."
+        1.0,
+        gt=0,
+        description="Seconds between commits (offsets, transactions) while catching up on a "
+        "backlog.",
+    )
+    live_commit_interval: float = Field(
+        0.1,
+        gt=0,
+        description="Seconds between commits once caught up with the input; exactly-once "
+        "outputs become visible at a commit.",
+    )
+    fetch_margin: float = Field(
+        0.25,
+        ge=0,
+        description="Seconds after a record's timestamp a fetch of the other input topic must "
+        "come to vouch it holds nothing earlier (covers producer linger and clock skew).",
     )
     state_cache_size: int = Field(
         4096, ge=0, description="Decoded shipment states kept in memory in front of RocksDB."
@@ -473,6 +488,8 @@ class Settings(BaseSettings):
                 standby_replicas=worker.standby_replicas,
                 replication_factor=self.topics.replication_factor,
                 commit_interval_s=worker.commit_interval,
+                live_commit_interval_s=min(worker.live_commit_interval, worker.commit_interval),
+                fetch_margin_s=worker.fetch_margin,
                 state_cache_size=worker.state_cache_size,
                 batch_records=worker.batch_records,
                 input_wait_s=worker.input_wait,

@@ -23,7 +23,6 @@ Semantics (docs/architecture.md, "The join"):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -150,6 +149,10 @@ class FoldCache:
 
 
 STALLABLE = frozenset({Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY})
+
+_STATUS = {status.value: status for status in Status}
+_SUB_STATUS = {sub.value: sub for sub in SubStatus}
+"""The members by value: a dict lookup where ``Status(value)`` costs an enum call per event."""
 """Statuses in which a parcel is expected to keep moving."""
 
 _NOT_AFTER_DELIVERY_SIGNALS = frozenset(
@@ -194,8 +197,9 @@ def apply_scan(
     event_id = scan["event_id"]
     if event_id in old["retracted_event_ids"]:
         return Transition(old, Outcome.RETRACTED)
-    if any(kept["event_id"] == event_id for kept in old["scans"]):
-        return Transition(old, Outcome.DUPLICATE)
+    for kept in old["scans"]:
+        if kept["event_id"] == event_id:
+            return Transition(old, Outcome.DUPLICATE)
     evicted = old["evicted"]
     if evicted is not None and _scan_key(scan) <= (
         evicted["last_event_time"],
@@ -375,7 +379,7 @@ class _Fold:
 
     def add(self, scan: CarrierScan, rules: Rules) -> None:
         previous = self.last_scan
-        reported = SubStatus(scan["sub_status"])
+        reported = _SUB_STATUS[scan["sub_status"]]
         if self.delivered_at is not None and reported not in _NOT_AFTER_DELIVERY_SIGNALS:
             delivered = [self.delivered_scan] if self.delivered_scan is not None else []
             self._find(
@@ -516,7 +520,7 @@ def tick(state: ShipmentState, stream_time: datetime, rules: Rules, now: datetim
     status_change = None
     for due in _due_alerts(state, rules):
         if due.detected_at <= stream_time and due.alert_id not in state["alerted"]:
-            alerts.append({**due.build(), "emitted_at": now})
+            alerts.append({**_build_alert(state, due, rules), "emitted_at": now})
 
     expiry = _expiry_due(state, rules)
     if expiry is not None and expiry <= stream_time:
@@ -564,7 +568,7 @@ def _forget_at(state: ShipmentState, rules: Rules) -> datetime | None:
 
 
 def _expiry_due(state: ShipmentState, rules: Rules) -> datetime | None:
-    sub = SubStatus(state["sub_status"])
+    sub = _SUB_STATUS[state["sub_status"]]
     latest = _latest_event_time(state)
     if latest is None or sub in TERMINAL or sub is SubStatus.NO_UPDATES:
         return None
@@ -572,45 +576,32 @@ def _expiry_due(state: ShipmentState, rules: Rules) -> datetime | None:
 
 
 class _Due(NamedTuple):
-    """A time-based alert that applies to a state: its id, when it becomes due, and how to
-    build it (only when it fires: most are only looked at for their due time)."""
+    """A time-based alert that applies to a state: which one, its id and when it becomes due
+    (built into an alert only when it fires: most are only looked at for their due time)."""
 
+    kind: str
     alert_id: str
     detected_at: datetime
-    build: Callable[[], ShipmentAlert]
 
 
-def _due_alerts(state: ShipmentState, rules: Rules) -> Iterator[_Due]:
+def _due_alerts(state: ShipmentState, rules: Rules) -> list[_Due]:
     """Time-based alerts that apply to ``state``, each with the time it becomes due."""
+    sub = _SUB_STATUS[state["sub_status"]]
+    if sub in TERMINAL:
+        return []
     code = state["code"]
-    status = Status(state["status"])
-    sub = SubStatus(state["sub_status"])
     dispatch = state["dispatch"]
     scans = state["scans"]
-    if sub in TERMINAL:
-        return
-
-    if status in STALLABLE and scans:
+    dues = []
+    if _STATUS[state["status"]] in STALLABLE and scans:
         last = scans[-1]
-        stalled_at = last["event_time"] + rules.stall_after
-        yield _Due(
-            f"{code}:STALLED:{last['event_id']}",
-            stalled_at,
-            lambda: _alert(
-                code=code,
-                alert_id=f"{code}:STALLED:{last['event_id']}",
-                kind="STALLED",
-                rule="no_scan_for",
-                severity="WARNING",
-                detected_at=stalled_at,
-                message=(
-                    f"no scan for {_hours(rules.stall_after)} h since {_place(last['location'])}"
-                ),
-                evidence=[_scan_evidence(last)],
-                metrics={"hours_without_scan": rules.stall_after.total_seconds() / 3600},
-            ),
+        dues.append(
+            _Due(
+                "STALLED",
+                f"{code}:STALLED:{last['event_id']}",
+                last["event_time"] + rules.stall_after,
+            )
         )
-
     if (
         dispatch is not None
         and state["evicted"] is None
@@ -618,66 +609,70 @@ def _due_alerts(state: ShipmentState, rules: Rules) -> Iterator[_Due]:
     ):
         promised = dispatch["promised_ship_by"]
         due = promised if promised is not None else dispatch["dispatch_time"] + rules.dispatch_sla
-        yield _Due(
-            f"{code}:DISPATCH_SLA_BREACH",
-            due,
-            lambda: _alert(
-                code=code,
-                alert_id=f"{code}:DISPATCH_SLA_BREACH",
-                kind="DISPATCH_SLA_BREACH",
-                rule="promised_ship_by" if promised is not None else "no_first_scan",
-                severity="WARNING",
-                detected_at=due,
-                message=(
-                    f"dispatched by seller {dispatch['seller_id']}, "
-                    f"no carrier scan by {due:%Y-%m-%d %H:%M} UTC"
-                ),
-                evidence=[_dispatch_evidence(dispatch)],
-                metrics={
-                    "hours_after_dispatch": (due - dispatch["dispatch_time"]).total_seconds() / 3600
-                },
-            ),
-        )
-
+        dues.append(_Due("DISPATCH_SLA_BREACH", f"{code}:DISPATCH_SLA_BREACH", due))
     first = state["first_scan_at"]
     if dispatch is None and first is not None:
-        unknown_at = first + rules.unknown_code_grace
-        yield _Due(
-            f"{code}:UNKNOWN_CODE",
-            unknown_at,
-            lambda: _alert(
-                code=code,
-                alert_id=f"{code}:UNKNOWN_CODE",
-                kind="UNKNOWN_CODE",
-                rule="no_dispatch",
-                severity="CRITICAL",
-                detected_at=unknown_at,
-                message=(
-                    f"scanned since {first:%Y-%m-%d %H:%M} UTC but never dispatched by a seller"
-                ),
-                evidence=[_scan_evidence(scan) for scan in scans[:1]],
-                metrics={"grace_hours": rules.unknown_code_grace.total_seconds() / 3600},
-            ),
-        )
-
+        dues.append(_Due("UNKNOWN_CODE", f"{code}:UNKNOWN_CODE", first + rules.unknown_code_grace))
     latest = _latest_event_time(state)
     if latest is not None and sub is not SubStatus.NO_UPDATES:
-        expires_at = latest + rules.expire_after
-        yield _Due(
-            f"{code}:EXPIRED:{latest.isoformat()}",
-            expires_at,
-            lambda: _alert(
-                code=code,
-                alert_id=f"{code}:EXPIRED:{latest.isoformat()}",
-                kind="EXPIRED",
-                rule="no_updates",
-                severity="INFO",
-                detected_at=expires_at,
-                message=f"no update for {rules.expire_after.days} days: tracking expired",
-                evidence=[_scan_evidence(scan) for scan in scans[-1:]],
-                metrics={"days_without_update": rules.expire_after.total_seconds() / 86400},
-            ),
+        dues.append(
+            _Due("EXPIRED", f"{code}:EXPIRED:{latest.isoformat()}", latest + rules.expire_after)
         )
+    return dues
+
+
+def _build_alert(state: ShipmentState, due: _Due, rules: Rules) -> ShipmentAlert:
+    """The alert ``due`` stands for, with its message and evidence."""
+    code, scans, dispatch = state["code"], state["scans"], state["dispatch"]
+    common = {"code": code, "alert_id": due.alert_id, "kind": due.kind}
+    if due.kind == "STALLED":
+        last = scans[-1]
+        return _alert(
+            **common,
+            rule="no_scan_for",
+            severity="WARNING",
+            detected_at=due.detected_at,
+            message=f"no scan for {_hours(rules.stall_after)} h since {_place(last['location'])}",
+            evidence=[_scan_evidence(last)],
+            metrics={"hours_without_scan": rules.stall_after.total_seconds() / 3600},
+        )
+    if due.kind == "DISPATCH_SLA_BREACH":
+        assert dispatch is not None
+        promised = dispatch["promised_ship_by"]
+        hours = (due.detected_at - dispatch["dispatch_time"]).total_seconds() / 3600
+        return _alert(
+            **common,
+            rule="promised_ship_by" if promised is not None else "no_first_scan",
+            severity="WARNING",
+            detected_at=due.detected_at,
+            message=(
+                f"dispatched by seller {dispatch['seller_id']}, "
+                f"no carrier scan by {due.detected_at:%Y-%m-%d %H:%M} UTC"
+            ),
+            evidence=[_dispatch_evidence(dispatch)],
+            metrics={"hours_after_dispatch": hours},
+        )
+    if due.kind == "UNKNOWN_CODE":
+        first = state["first_scan_at"]
+        assert first is not None
+        return _alert(
+            **common,
+            rule="no_dispatch",
+            severity="CRITICAL",
+            detected_at=due.detected_at,
+            message=f"scanned since {first:%Y-%m-%d %H:%M} UTC but never dispatched by a seller",
+            evidence=[_scan_evidence(scan) for scan in scans[:1]],
+            metrics={"grace_hours": rules.unknown_code_grace.total_seconds() / 3600},
+        )
+    return _alert(
+        **common,
+        rule="no_updates",
+        severity="INFO",
+        detected_at=due.detected_at,
+        message=f"no update for {rules.expire_after.days} days: tracking expired",
+        evidence=[_scan_evidence(scan) for scan in scans[-1:]],
+        metrics={"days_without_update": rules.expire_after.total_seconds() / 86400},
+    )
 
 
 def _clone_alerts(

@@ -58,10 +58,12 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         # (streams.runtime.exactly_once), without waiting for Faust's acknowledgements.
         stream_wait_empty=False,
         consumer_group_instance_id=_instance_id(config),
-        broker_commit_interval=config.commit_interval_s,
+        # Faust's commit timer runs at the live interval; the checkpoint skips the commits a
+        # worker catching up on a backlog does not need (streams.runtime.checkpoint).
+        broker_commit_interval=config.live_commit_interval_s,
         # Records only become visible when their transaction commits, so batching them for a
         # while costs no latency; sending each alone costs a request per record.
-        producer_linger=min(0.05, config.commit_interval_s / 4),
+        producer_linger=min(0.05, config.live_commit_interval_s / 4),
         producer_max_batch_size=1_000_000,
         broker_max_poll_records=config.batch_records,
         broker_session_timeout=config.session_timeout_s,
@@ -105,7 +107,9 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
     states = ShipmentStates(store, sender, topics.scans, config.state_cache_size)
     processor = JoinProcessor(config, states, sender, JoinMetrics(registry))
     positions = InputPositions()
-    app.checkpoint = Checkpoint(app, processor, sender, positions)
+    app.checkpoint = Checkpoint(
+        app, processor, sender, positions, catching_up_interval_s=config.commit_interval_s
+    )
     sequencer = InputSequencer(
         # Ties on the record timestamp: a dispatch before the scans of the same millisecond.
         (topics.dispatches, topics.scans),
@@ -114,6 +118,7 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         positions,
         _ConsumerProgress(app),
         max_wait_s=config.input_wait_s,
+        fetch_margin_ms=round(config.fetch_margin_s * 1000),
     )
 
     async def handle_batch(batch: InputBatch) -> None:

@@ -1,4 +1,4 @@
-"""One commit of the worker, its steps in order.
+"""One commit of the worker, its steps in order, and when to make one.
 
 Between two commits the worker joins whole batches: their outputs wait in
 :class:`~streams.runtime.sender.OutputSender` or in the producers, the states they changed in
@@ -14,9 +14,18 @@ makes all of it durable together:
 4. commit: exactly-once, every partition's transaction that sent records, with its input
    offsets (the changelog offsets it holds are recorded as persisted once it commits);
    at-least-once, flush and commit the offsets.
+
+Faust's commit timer runs at ``WorkerConfig.live_commit_interval_s`` (0.1 s): exactly-once
+outputs are visible only once committed, so a worker that is caught up commits that often. A
+worker catching up on a backlog (its last fetch was a full batch) skips those periodic commits
+until ``WorkerConfig.commit_interval_s`` (1 s) has passed: each commit costs a round of
+transaction requests per partition, and nobody waits for outputs of records hours old.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from faust.types import TP
 
@@ -58,15 +67,26 @@ class Checkpoint:
         processor: JoinProcessor,
         sender: OutputSender,
         positions: InputPositions,
+        *,
+        catching_up_interval_s: float,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app = app
         self._processor = processor
         self._sender = sender
         self._positions = positions
+        self._catching_up_interval_s = catching_up_interval_s
+        self._monotonic = monotonic
+        self._last = monotonic()
 
-    async def commit(self, start_new_transaction: bool = True) -> bool:
-        """Run one commit; ``True`` when input offsets were committed."""
+    async def commit(self, start_new_transaction: bool = True, *, periodic: bool = False) -> bool:
+        """Run one commit (a ``periodic`` one may be skipped while catching up); ``True`` when
+        input offsets were committed."""
         app = self._app
+        now = self._monotonic()
+        if periodic and app.catching_up and now - self._last < self._catching_up_interval_s:
+            return False
+        self._last = now
         consumer = app.consumer
         assert isinstance(consumer, WorkerConsumer)
         if not app.in_transaction:

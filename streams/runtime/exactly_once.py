@@ -75,6 +75,8 @@ class WorkerApp(faust.App):
         """Processes one fetched batch of the input topics (takes the gate itself)."""
         self.checkpoint: Checkpoint | None = None
         """Runs every commit (:mod:`streams.runtime.checkpoint`)."""
+        self.catching_up = False
+        """Whether the last fetch of the inputs was a full batch: there is a backlog."""
         self.open_transactions: dict[str, int] = {}
         """Transactional ids that sent records since their last commit, with their input
         partition."""
@@ -107,9 +109,12 @@ class WorkerConsumer(aiokafka_driver.Consumer):
         assert isinstance(app, WorkerApp)
         if app.checkpoint is None:
             return False
+        # Faust's periodic commit is the only one that starts a new transaction and names no
+        # topics; revocation and stop end the transactions (start_new_transaction=False).
+        periodic = topics is None and start_new_transaction
         async with app.commit_gate:
             try:
-                return await app.checkpoint.commit(start_new_transaction)
+                return await app.checkpoint.commit(start_new_transaction, periodic=periodic)
             except BaseException:
                 app.commit_failed = True
                 raise
@@ -163,11 +168,13 @@ class WorkerConsumer(aiokafka_driver.Consumer):
         recovered or kept as standbys) through Faust's per-message path as before."""
         app = self.app
         assert isinstance(app, WorkerApp)
+        batch_records = app.conf.broker_max_poll_records
         try:
             while not (self._stopped.is_set() or fetcher._stopped.is_set()):
                 records, active = await self._wait_next_records(1.0)
                 await asyncio.sleep(0)
                 if not records or self.should_stop:
+                    app.catching_up = False
                     continue
                 if not self.flow_active:
                     # Fetched across a rebalance or a seek: Faust's own getmany drops such
@@ -186,6 +193,8 @@ class WorkerConsumer(aiokafka_driver.Consumer):
                         others.extend((tp, record) for record in batch)
                 if others:
                     await self._deliver(others)
+                count = sum(len(batch) for batch in inputs.values())
+                app.catching_up = batch_records is not None and count >= batch_records
                 if inputs:
                     await app.batch_handler(inputs)
         except self.consumer_stopped_errors:

@@ -16,8 +16,8 @@ their producer sent them, so a record produced after that fetch carries a later 
 high watermark alone is not enough: with live input it is soon stale, and a caught-up looking
 partition may already hold records older than the other topic's head (dispatches then ran days
 of event time ahead of scans and fired stall, SLA and unknown-code alerts early).
-:data:`FETCH_MARGIN_MS` covers the time a record spends in its producer (linger, requests) and
-clock skew between the producing and the consuming host.
+The fetch margin (``WorkerConfig.fetch_margin_s``, 0.25 s) covers the time a record spends in
+its producer (linger, requests) and clock skew between the producing and the consuming host.
 """
 
 from __future__ import annotations
@@ -35,9 +35,6 @@ from streams.runtime.processor import JoinProcessor
 from streams.runtime.sender import OutputSender
 
 logger = logging.getLogger(__name__)
-
-FETCH_MARGIN_MS = 2_000
-"""How much later than a record's timestamp a fetch must be to vouch for the other topic."""
 
 
 class InputProgress(Protocol):
@@ -76,6 +73,7 @@ class InputSequencer:
         progress: InputProgress,
         *,
         max_wait_s: float,
+        fetch_margin_ms: int,
         buffer_limit: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -85,6 +83,7 @@ class InputSequencer:
         self._positions = positions
         self._progress = progress
         self._max_wait_s = max_wait_s
+        self._fetch_margin_ms = fetch_margin_ms
         self._buffer_limit = buffer_limit
         self._monotonic = monotonic
         self._generation = progress.generation()
@@ -246,7 +245,7 @@ class InputSequencer:
         if not self._received_all(tp):
             return False
         fetched_at = self._progress.fetched_at_ms(tp)
-        return fetched_at is not None and fetched_at >= before_ms + FETCH_MARGIN_MS
+        return fetched_at is not None and fetched_at >= before_ms + self._fetch_margin_ms
 
     def _received_all(self, tp: TP) -> bool:
         """Whether every record of ``tp`` up to the end its last fetch reported was received."""

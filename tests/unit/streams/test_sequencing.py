@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from streams.join.merge import ArrivalMerge, merge_key, merged
 from streams.runtime.checkpoint import InputPositions
-from streams.runtime.sequencer import FETCH_MARGIN_MS, InputSequencer
+from streams.runtime.sequencer import InputSequencer
+
+FETCH_MARGIN_MS = 250
 
 TOPICS = ("dispatches", "scans")
 
@@ -190,6 +192,7 @@ def sequencer(
         positions if positions is not None else InputPositions(),
         progress,
         max_wait_s=5.0,
+        fetch_margin_ms=FETCH_MARGIN_MS,
         buffer_limit=limit,
         monotonic=clock,
     )
