@@ -62,7 +62,7 @@ class JoinProcessor:
             topics.dispatches: RecordType.SELLER_DISPATCH,
         }
         self._joins: dict[int, PartitionJoin] = {}
-        self._outputs = OutputEncoder(topics)
+        self._outputs = OutputEncoder(topics, capacity=max(config.state_cache_size, 1))
 
     def reset(self) -> None:
         """Forget every partition's in-memory join (after a rebalance).
