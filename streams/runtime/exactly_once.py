@@ -66,6 +66,9 @@ class WorkerApp(faust.App):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        guarantee: Any = self.conf.processing_guarantee  # typed as the enum class by Faust
+        # Read once: the sender asks for every output record, and Faust's settings are slow.
+        self._exactly_once = bool(guarantee == ProcessingGuarantee.EXACTLY_ONCE)
         self.commit_gate = asyncio.Lock()
         """Held while a batch is processed and while a commit runs, so neither cuts into
         the other."""
@@ -85,9 +88,9 @@ class WorkerApp(faust.App):
 
     @property
     def in_transaction(self) -> bool:
-        """Whether processing is exactly-once, as configured (not cached, see above)."""
-        guarantee: Any = self.conf.processing_guarantee  # typed as the enum class by Faust
-        return bool(guarantee == ProcessingGuarantee.EXACTLY_ONCE)
+        """Whether processing is exactly-once, as configured (see above for why Faust's own
+        answer cannot be trusted)."""
+        return self._exactly_once
 
     def _new_transport(self) -> TransportT:
         return WorkerTransport(self.conf.broker_consumer, self)
