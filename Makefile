@@ -26,9 +26,10 @@ lint: venv
 demo: venv
 	$(BIN)/tracecode demo
 
+## Every benchmark under bench/ (bench.e2e at full size takes 20+ minutes; docs/performance.md).
 bench: venv
 	@found=0; for file in bench/*.py; do \
 		name=$$(basename $$file .py); \
-		[ "$$name" = "__init__" ] && continue; \
+		case $$name in __init__|_*) continue;; esac; \
 		found=1; echo "== bench.$$name"; $(BIN)/python -m bench.$$name || exit 1; \
 	done; [ $$found = 1 ] || echo "No benchmarks yet."

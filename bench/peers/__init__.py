@@ -1,0 +1,1 @@
+"""Peer implementations of the worker's join on other stream processors, for the benchmarks."""
