@@ -59,7 +59,7 @@ class WorkerConfig:
     live_commit_interval_s: float = 0.1
     """How often they are committed once the worker is caught up with its input: exactly-once
     outputs become visible at the commit, so this bounds their latency."""
-    fetch_margin_s: float = 0.25
+    fetch_margin_s: float = 2.0
     """How much later than a record's timestamp a fetch of the other input topic must be to
     vouch that it holds nothing earlier (streams.runtime.sequencer)."""
     state_cache_size: int = 4096

@@ -254,7 +254,7 @@ class WorkerSettings(BaseSettings):
         "outputs become visible at a commit.",
     )
     fetch_margin: float = Field(
-        0.25,
+        2.0,
         ge=0,
         description="Seconds after a record's timestamp a fetch of the other input topic must "
         "come to vouch it holds nothing earlier (covers producer linger and clock skew).",

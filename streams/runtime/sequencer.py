@@ -16,7 +16,7 @@ their producer sent them, so a record produced after that fetch carries a later 
 high watermark alone is not enough: with live input it is soon stale, and a caught-up looking
 partition may already hold records older than the other topic's head (dispatches then ran days
 of event time ahead of scans and fired stall, SLA and unknown-code alerts early).
-The fetch margin (``WorkerConfig.fetch_margin_s``, 0.25 s) covers the time a record spends in
+The fetch margin (``WorkerConfig.fetch_margin_s``, 2 s) covers the time a record spends in
 its producer (linger, requests) and clock skew between the producing and the consuming host.
 """
 
