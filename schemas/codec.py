@@ -21,9 +21,10 @@ from functools import cache
 from io import BytesIO
 from typing import Any, Generic, Literal, TypeVar, overload
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import schemaless_reader
 
 from schemas._avro import PRIMITIVES, Schema, describe, kind_of, named_types, resolve
+from schemas._writer import compile_writer
 from schemas.errors import (
     BadMarkerError,
     CorruptRecordError,
@@ -56,7 +57,15 @@ R = TypeVar("R")
 class Codec(Generic[R]):
     """Encodes and decodes one record type; build it once (:func:`codec_for`) and reuse it."""
 
-    __slots__ = ("_header", "_readers", "_registry", "_schema", "fingerprint", "record_type")
+    __slots__ = (
+        "_header",
+        "_readers",
+        "_registry",
+        "_schema",
+        "_write",
+        "fingerprint",
+        "record_type",
+    )
 
     def __init__(self, record_type: RecordType, registry: SchemaRegistry) -> None:
         current = registry.current(record_type)
@@ -66,6 +75,7 @@ class Codec(Generic[R]):
         self._registry = registry
         self._schema = current.schema
         self._header = MARKER + current.fingerprint
+        self._write = compile_writer(current.schema)
         # Keyed by the whole 10-byte header, so one dict lookup checks marker and fingerprint.
         # The reader schema is None for the current writer: fastavro then skips resolution.
         self._readers: dict[bytes, tuple[dict[str, Any], dict[str, Any] | None]] = {
@@ -84,13 +94,10 @@ class Codec(Generic[R]):
     def encode(self, record: R) -> bytes:
         """``record`` as Avro single-object bytes; :class:`InvalidRecordError` if it does not fit
         the schema (wrong type, missing field without default, unknown field)."""
-        buffer = BytesIO()
-        buffer.write(self._header)
         try:
-            schemaless_writer(buffer, self._schema, record, strict_allow_default=True)
+            return self._header + self._write(record)
         except Exception as exc:  # fastavro raises ValueError/TypeError/KeyError/...: explain it
             raise self._invalid(record, exc) from exc
-        return buffer.getvalue()
 
     def decode(self, data: bytes) -> R:
         """The record in ``data``, resolved into the current schema.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from io import BytesIO
-
-from fastavro import parse_schema, schemaless_writer
+from fastavro import parse_schema
 
 from schemas._avro import inlined, named_types
+from schemas._writer import compile_writer
 from schemas.codec import MARKER, codec_for
 from schemas.codes import MarketplaceFormat
 from schemas.errors import CodecError, InvalidRecordError
@@ -19,6 +18,8 @@ from streams.join.transition import InputEvent
 
 _STATUS = codec_for(RecordType.SHIPMENT_STATUS_CHANGED)
 _ALERTS = codec_for(RecordType.SHIPMENT_ALERT)
+
+_NOT_CACHED: tuple[object, bytes] = (object(), b"")
 
 OutputRecord = tuple[str, bytes, bytes]
 """An output record: topic, key, value."""
@@ -99,11 +100,14 @@ class OutputEncoder:
             )
         named = named_types(history.schema)
         self._parts = tuple(
-            parse_schema(
-                inlined(
-                    {"type": "record", "name": f"io.tracecode.HistoryPart{i}", "fields": part},
-                    named,
-                )
+            compile_writer(
+                parse_schema(
+                    inlined(
+                        {"type": "record", "name": f"io.tracecode.HistoryPart{i}", "fields": part},
+                        named,
+                    )
+                ),
+                strict=False,
             )
             for i, part in enumerate((fields[:start], fields[start:end], fields[end:]))
         )
@@ -129,24 +133,14 @@ class OutputEncoder:
 
     def _history(self, code: str, history: ShipmentHistoryRecord, dispatch: object) -> bytes:
         head, of_dispatch, tail = self._parts
-        out = BytesIO()
-        out.write(self._header)
-        schemaless_writer(out, head, history)
-        cached = self._dispatches.pop(code, None)
-        if cached is not None and cached[0] is dispatch:
-            block = cached[1]
-        else:
-            # The history record's dispatch fields are a function of the state's dispatch,
-            # which transitions never change in place: the same object, the same bytes.
-            part = BytesIO()
-            schemaless_writer(part, of_dispatch, history)
-            block = part.getvalue()
+        # The history record's dispatch fields are a function of the state's dispatch, which
+        # transitions never change in place: the same object, the same bytes.
+        cached = self._dispatches.pop(code, _NOT_CACHED)
+        block = cached[1] if cached[0] is dispatch else of_dispatch(history)
         self._dispatches[code] = (dispatch, block)
         if len(self._dispatches) > self._capacity:
             del self._dispatches[next(iter(self._dispatches))]
-        out.write(block)
-        schemaless_writer(out, tail, history)
-        return out.getvalue()
+        return self._header + head(history) + block + tail(history)
 
 
 def event_kind(record_type: RecordType, event: InputEvent) -> str:

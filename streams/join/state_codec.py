@@ -25,6 +25,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from schemas._avro import inlined, named_types
+from schemas._writer import compile_writer
 from schemas.codec import MARKER, codec_for
 from schemas.records import CarrierScan, RecordType, SellerDispatch, ShipmentState
 
@@ -58,6 +59,7 @@ class StateCodec:
             "fields": schema["fields"][len(_HEAD) :],
         }
         self._tail = parse_schema(inlined(tail, named))
+        self._write_tail = compile_writer(self._tail, strict=False)
 
     def encode(self, state: ShipmentState, bodies: Bodies) -> bytes:
         """``state`` in the wire encoding; bodies of its scans and dispatch are taken from
@@ -76,7 +78,7 @@ class StateCodec:
             for scan in scans:
                 out.write(self._body(bodies, scan, self._scan))
         _long(out, 0)
-        schemaless_writer(out, self._tail, state)
+        out.write(self._write_tail(state))
         return out.getvalue()
 
     def decode(self, data: bytes, bodies: Bodies) -> ShipmentState:
