@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import itemgetter
 from typing import NamedTuple, cast
 
 from schemas.records import (
@@ -149,11 +150,17 @@ class FoldCache:
 
 
 STALLABLE = frozenset({Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY})
+"""Statuses in which a parcel is expected to keep moving."""
 
 _STATUS = {status.value: status for status in Status}
 _SUB_STATUS = {sub.value: sub for sub in SubStatus}
 """The members by value: a dict lookup where ``Status(value)`` costs an enum call per event."""
-"""Statuses in which a parcel is expected to keep moving."""
+_VALUES = {sub: (STATUS_OF[sub].value, sub.value) for sub in SubStatus}
+"""The status and sub-status values a state holds for a sub-status (an enum member's
+``.value`` is a property call)."""
+_UNKNOWN = _VALUES[SubStatus.UNKNOWN]
+_LABEL_CREATED = SubStatus.LABEL_CREATED.value
+_EVENT_ID = itemgetter("event_id")
 
 _NOT_AFTER_DELIVERY_SIGNALS = frozenset(
     {sub for sub, status in STATUS_OF.items() if status is Status.DELIVERED}
@@ -197,9 +204,8 @@ def apply_scan(
     event_id = scan["event_id"]
     if event_id in old["retracted_event_ids"]:
         return Transition(old, Outcome.RETRACTED)
-    for kept in old["scans"]:
-        if kept["event_id"] == event_id:
-            return Transition(old, Outcome.DUPLICATE)
+    if event_id in map(_EVENT_ID, old["scans"]):
+        return Transition(old, Outcome.DUPLICATE)
     evicted = old["evicted"]
     if evicted is not None and _scan_key(scan) <= (
         evicted["last_event_time"],
@@ -491,8 +497,7 @@ def _derive(state: ShipmentState, rules: Rules, fold: _Fold | None = None) -> _F
     expired_at = state["expired_at"]
     if expired_at is not None and latest is not None and latest <= expired_at:
         sub = SubStatus.NO_UPDATES
-    state["sub_status"] = sub.value
-    state["status"] = STATUS_OF[sub].value
+    state["status"], state["sub_status"] = _VALUES[sub]
 
     last_scan = fold.last_scan
     state["carrier"] = (
@@ -552,8 +557,16 @@ def next_due(state: ShipmentState, rules: Rules) -> datetime | None:
 def _pending_due(state: ShipmentState, rules: Rules) -> datetime | None:
     """When the next alert or the expiry of ``state`` is due, if any."""
     alerted = state["alerted"]
-    dues = [due.detected_at for due in _due_alerts(state, rules) if due.alert_id not in alerted]
-    expiry = _expiry_due(state, rules)
+    latest = _latest_event_time(state)
+    if alerted:
+        dues = [
+            due.detected_at
+            for due in _due_alerts(state, rules, latest)
+            if due.alert_id not in alerted
+        ]
+    else:  # nothing fired yet: the alert ids (strings to build) are not needed
+        dues = [due.detected_at for due in _due_alerts(state, rules, latest, with_ids=False)]
+    expiry = _expiry_due(state, rules, latest)
     if expiry is not None:
         dues.append(expiry)
     return min(dues, default=None)
@@ -567,9 +580,12 @@ def _forget_at(state: ShipmentState, rules: Rules) -> datetime | None:
     return last + rules.forget_after
 
 
-def _expiry_due(state: ShipmentState, rules: Rules) -> datetime | None:
+def _expiry_due(
+    state: ShipmentState, rules: Rules, latest: datetime | None = None
+) -> datetime | None:
     sub = _SUB_STATUS[state["sub_status"]]
-    latest = _latest_event_time(state)
+    if latest is None:
+        latest = _latest_event_time(state)
     if latest is None or sub in TERMINAL or sub is SubStatus.NO_UPDATES:
         return None
     return latest + rules.expire_after
@@ -584,8 +600,11 @@ class _Due(NamedTuple):
     detected_at: datetime
 
 
-def _due_alerts(state: ShipmentState, rules: Rules) -> list[_Due]:
-    """Time-based alerts that apply to ``state``, each with the time it becomes due."""
+def _due_alerts(
+    state: ShipmentState, rules: Rules, latest: datetime | None = None, with_ids: bool = True
+) -> list[_Due]:
+    """Time-based alerts that apply to ``state``, each with the time it becomes due (and its
+    alert id, unless not ``with_ids``; ``latest``: the state's latest event time, if known)."""
     sub = _SUB_STATUS[state["sub_status"]]
     if sub in TERMINAL:
         return []
@@ -595,29 +614,26 @@ def _due_alerts(state: ShipmentState, rules: Rules) -> list[_Due]:
     dues = []
     if _STATUS[state["status"]] in STALLABLE and scans:
         last = scans[-1]
-        dues.append(
-            _Due(
-                "STALLED",
-                f"{code}:STALLED:{last['event_id']}",
-                last["event_time"] + rules.stall_after,
-            )
-        )
+        alert_id = f"{code}:STALLED:{last['event_id']}" if with_ids else ""
+        dues.append(_Due("STALLED", alert_id, last["event_time"] + rules.stall_after))
     if (
         dispatch is not None
         and state["evicted"] is None
-        and all(scan["sub_status"] == SubStatus.LABEL_CREATED for scan in scans)
+        and all(scan["sub_status"] == _LABEL_CREATED for scan in scans)
     ):
         promised = dispatch["promised_ship_by"]
         due = promised if promised is not None else dispatch["dispatch_time"] + rules.dispatch_sla
-        dues.append(_Due("DISPATCH_SLA_BREACH", f"{code}:DISPATCH_SLA_BREACH", due))
+        alert_id = f"{code}:DISPATCH_SLA_BREACH" if with_ids else ""
+        dues.append(_Due("DISPATCH_SLA_BREACH", alert_id, due))
     first = state["first_scan_at"]
     if dispatch is None and first is not None:
-        dues.append(_Due("UNKNOWN_CODE", f"{code}:UNKNOWN_CODE", first + rules.unknown_code_grace))
-    latest = _latest_event_time(state)
+        alert_id = f"{code}:UNKNOWN_CODE" if with_ids else ""
+        dues.append(_Due("UNKNOWN_CODE", alert_id, first + rules.unknown_code_grace))
+    if latest is None:
+        latest = _latest_event_time(state)
     if latest is not None and sub is not SubStatus.NO_UPDATES:
-        dues.append(
-            _Due("EXPIRED", f"{code}:EXPIRED:{latest.isoformat()}", latest + rules.expire_after)
-        )
+        alert_id = f"{code}:EXPIRED:{latest.isoformat()}" if with_ids else ""
+        dues.append(_Due("EXPIRED", alert_id, latest + rules.expire_after))
     return dues
 
 
@@ -739,8 +755,7 @@ def _status_change(
     cause_event_id: str | None,
     now: datetime,
 ) -> ShipmentStatusChanged | None:
-    unknown = (Status.UNKNOWN.value, SubStatus.UNKNOWN.value)
-    before = (previous["status"], previous["sub_status"]) if previous is not None else unknown
+    before = (previous["status"], previous["sub_status"]) if previous is not None else _UNKNOWN
     if before == (state["status"], state["sub_status"]):
         return None
     first = previous is None or previous["status_version"] == 0
