@@ -21,7 +21,6 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -35,10 +34,9 @@ def merge_key(timestamp_ms: int, topic_rank: int, offset: int) -> MergeKey:
     return (timestamp_ms, topic_rank, offset)
 
 
-@dataclass(order=True, slots=True)
-class _Entry(Generic[T]):
-    key: MergeKey
-    item: T = field(compare=False)
+_Entry = tuple[int, int, int, T]
+"""A buffered record: its merge key's three parts, then the record. Keys are unique (a topic
+has one rank and one record per offset), so comparing entries never reaches the record."""
 
 
 class ArrivalMerge(Generic[T]):
@@ -47,14 +45,15 @@ class ArrivalMerge(Generic[T]):
     ``topics`` lists the topics in the order that breaks timestamp ties.
     """
 
-    __slots__ = ("_queues", "_ranks")
+    __slots__ = ("_queues", "_ranks", "_size")
 
     def __init__(self, topics: Sequence[str]) -> None:
         self._ranks = {topic: rank for rank, topic in enumerate(topics)}
         self._queues: dict[str, deque[_Entry[T]]] = {topic: deque() for topic in topics}
+        self._size = 0
 
     def __len__(self) -> int:
-        return sum(len(queue) for queue in self._queues.values())
+        return self._size
 
     def idle_topics(self) -> list[str]:
         """The topics with nothing buffered."""
@@ -62,8 +61,15 @@ class ArrivalMerge(Generic[T]):
 
     def add(self, topic: str, timestamp_ms: int, offset: int, item: T) -> None:
         """Buffer a record (records of one topic arrive in offset order)."""
-        key = merge_key(timestamp_ms, self._ranks[topic], offset)
-        self._queues[topic].append(_Entry(key, item))
+        self._queues[topic].append((timestamp_ms, self._ranks[topic], offset, item))
+        self._size += 1
+
+    def add_all(self, topic: str, records: Iterable[tuple[int, int, T]]) -> None:
+        """Buffer records of ``topic`` given as (timestamp ms, offset, record), in offset
+        order."""
+        queue, rank, size = self._queues[topic], self._ranks[topic], len(self._queues[topic])
+        queue.extend((timestamp_ms, rank, offset, item) for timestamp_ms, offset, item in records)
+        self._size += len(queue) - size
 
     def pop(self, caught_up: Callable[[str, int], bool], force: bool = False) -> T | None:
         """The next record in order, or ``None`` while it cannot be known yet.
@@ -72,20 +78,32 @@ class ArrivalMerge(Generic[T]):
         stamped before the earliest buffered one (``caught_up(topic, timestamp_ms)`` is false);
         ``force`` takes the earliest buffered record regardless.
         """
-        first_queue = min(
-            (queue for queue in self._queues.values() if queue),
-            key=lambda queue: queue[0],
-            default=None,
-        )
-        if first_queue is None:
-            return None
-        first = first_queue[0]
-        if not force:
-            for topic, queue in self._queues.items():
-                if not queue and not caught_up(topic, first.key[0]):
-                    return None
-        first_queue.popleft()
-        return first.item
+        released = self.release(caught_up, -1 if force else None, most=1)
+        return released[0] if released else None
+
+    def release(
+        self, caught_up: Callable[[str, int], bool], limit: int | None = None, most: int = -1
+    ) -> list[T]:
+        """Every record that can be known to come next, in order (at most ``most``, unless
+        negative); while more than ``limit`` records are buffered, the earliest goes regardless
+        (past that limit, order gives way to memory)."""
+        queues = list(self._queues.items())
+        released: list[T] = []
+        while self._size and most != len(released):
+            first: _Entry[T] | None = None
+            first_queue = None
+            for _topic, queue in queues:
+                if queue and (first is None or queue[0] < first):
+                    first, first_queue = queue[0], queue
+            assert first is not None and first_queue is not None
+            if limit is None or self._size <= limit:
+                stamp = first[0]
+                if any(not queue and not caught_up(topic, stamp) for topic, queue in queues):
+                    break
+            first_queue.popleft()
+            self._size -= 1
+            released.append(first[3])
+        return released
 
 
 def merged(records: Iterable[Iterable[tuple[MergeKey, T]]]) -> Iterator[T]:

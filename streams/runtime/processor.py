@@ -86,6 +86,7 @@ class JoinProcessor:
         states, sender = self._states, self._sender
         counts: Counter[tuple[str, str]] = Counter()
         steps = []
+        sources = {topic: TP(topic, partition) for topic in self._record_types}
         for record in records:
             record_type = self._record_types[record.topic]
             try:
@@ -106,7 +107,6 @@ class JoinProcessor:
                 self._joins.pop(partition, None)
                 self._dead_letter(record, Stage.PROCESS, error, now)
                 continue
-            source = TP(record.topic, partition)
             body = None
             if step.event.outcome is Outcome.APPLIED:
                 encoded = body_of(record.value, record_type)
@@ -114,8 +114,7 @@ class JoinProcessor:
             code_of_event = event["code"]
             for code, state in step.writes.items():
                 states.put(partition, code, state, record, body if code == code_of_event else None)
-            for topic, key, value in outputs:
-                sender.add(topic, key, value, source)
+            sender.add_all(outputs, sources[record.topic])
             counts[event_kind(record_type, event), step.event.outcome.value] += 1
             steps.append(step)
         self._metrics.on_steps(counts, steps)

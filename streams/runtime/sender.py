@@ -10,7 +10,7 @@ record. Delivery is awaited by the commit (:mod:`streams.runtime.checkpoint`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,25 @@ class OutputSender:
         group.records.append((key, value, partition))
         if transactional_id is not None:
             app.open_transactions[transactional_id] = source.partition
+
+    def add_all(self, records: Iterable[tuple[str, bytes, bytes]], source: TP) -> None:
+        """Queue records (topic, key, value) caused by a record of ``source``, each
+        partitioned by key: :meth:`add` for the outputs of one step at once."""
+        app = self._app
+        transactional_id = self._transactional_id(source) if app.in_transaction else None
+        pending = self._pending
+        partition = source.partition
+        added = False
+        for topic, key, value in records:
+            group = pending.get((transactional_id, topic, partition))
+            if group is None:
+                group = pending[transactional_id, topic, partition] = _Pending(
+                    transactional_id, topic, partition
+                )
+            group.records.append((key, value, None))
+            added = True
+        if added and transactional_id is not None:
+            app.open_transactions[transactional_id] = partition
 
     async def flush(self) -> None:
         """Hand every queued record to its producer (delivery is not awaited).

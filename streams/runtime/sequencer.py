@@ -116,9 +116,7 @@ class InputSequencer:
             merge = self._merges.get(tp.partition)
             if merge is None:
                 merge = self._merges[tp.partition] = ArrivalMerge(self._topics)
-            add = merge.add
-            for record in accepted:
-                add(tp.topic, record.timestamp, record.offset, record)
+            merge.add_all(tp.topic, ((r.timestamp, r.offset, r) for r in accepted))
             self._received[tp] = accepted[-1].offset
             self._quiet.discard(tp)
             partitions[tp.partition] = None
@@ -164,14 +162,7 @@ class InputSequencer:
         def caught_up(topic: str, before_ms: int) -> bool:
             return self._caught_up(TP(topic, partition), before_ms)
 
-        released = []
-        limit = self._buffer_limit
-        while True:
-            # Past the buffer limit, order gives way to memory.
-            record = merge.pop(caught_up, len(merge) > limit)
-            if record is None:
-                break
-            released.append(record)
+        released = merge.release(caught_up, self._buffer_limit)
         processed = len(released)
         if released:
             self._processor.process(partition, released)

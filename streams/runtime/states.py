@@ -95,7 +95,10 @@ class ShipmentStates:
             return
         if body is not None:
             self._bodies.setdefault(key, {})[body[0]] = body[1]
-        self._remember(key, state)
+        # Changed states stay cached until written back, which trims the cache.
+        cache = self._cache
+        cache[key] = state
+        cache.move_to_end(key)
 
     def partition_states(self, partition: int) -> Iterator[ShipmentState]:
         """Every state of ``partition``, changes not written back included."""

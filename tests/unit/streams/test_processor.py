@@ -92,6 +92,10 @@ class FakeSender:
             {"topic": topic, "key": key, "value": value, "source": source, "partition": partition}
         )
 
+    def add_all(self, records: list[tuple[str, bytes, bytes]], source: TP) -> None:
+        for topic, key, value in records:
+            self.add(topic, key, value, source)
+
     def to(self, topic: str) -> list[dict[str, Any]]:
         return [record for record in self.sent if record["topic"] == topic]
 

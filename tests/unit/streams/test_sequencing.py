@@ -81,6 +81,42 @@ def test_a_restart_continues_the_same_sequence(
     assert full[:cut] + reference(rest) == full
 
 
+@given(two_partitions(), st.data())
+def test_releasing_at_once_is_popping_one_by_one(
+    records: dict[str, list[tuple[int, int, str]]], data: st.DataObject
+) -> None:
+    """``release`` (the batch path) hands out what a loop of ``pop`` would, buffer limit
+    included, with ``add_all`` buffering as ``add`` does."""
+    arrival = data.draw(
+        st.permutations(
+            [(topic, index) for topic in TOPICS for index in range(len(records[topic]))]
+        )
+    )
+    limit = data.draw(st.integers(0, 8))
+    # A partition vouches for stamps up to a moving bound, as fetches do.
+    bound = dict.fromkeys(TOPICS, -1)
+
+    def caught_up(topic: str, before_ms: int) -> bool:
+        return before_ms <= bound[topic]
+
+    one_by_one: ArrivalMerge[str] = ArrivalMerge(TOPICS)
+    at_once: ArrivalMerge[str] = ArrivalMerge(TOPICS)
+    popped: list[str] = []
+    released: list[str] = []
+    next_index = dict.fromkeys(TOPICS, 0)
+    for topic, _ in arrival:
+        stamp, offset, label = records[topic][next_index[topic]]
+        next_index[topic] += 1
+        bound[topic] = max(bound[topic], data.draw(st.integers(-1, 60)))
+        one_by_one.add(topic, stamp, offset, label)
+        at_once.add_all(topic, [(stamp, offset, label)])
+        while (item := one_by_one.pop(caught_up, len(one_by_one) > limit)) is not None:
+            popped.append(item)
+        released.extend(at_once.release(caught_up, limit))
+        assert released == popped
+        assert len(at_once) == len(one_by_one)
+
+
 def test_an_empty_partition_that_may_hold_earlier_records_is_waited_for() -> None:
     merge: ArrivalMerge[str] = ArrivalMerge(TOPICS)
     merge.add("scans", 10, 0, "scan")
