@@ -24,6 +24,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 from fastavro import schemaless_reader
 
 from schemas._avro import PRIMITIVES, Schema, describe, kind_of, named_types, resolve
+from schemas._reader import compile_reader
 from schemas._writer import compile_writer
 from schemas.errors import (
     BadMarkerError,
@@ -59,6 +60,7 @@ class Codec(Generic[R]):
 
     __slots__ = (
         "_header",
+        "_read",
         "_readers",
         "_registry",
         "_schema",
@@ -76,6 +78,7 @@ class Codec(Generic[R]):
         self._schema = current.schema
         self._header = MARKER + current.fingerprint
         self._write = compile_writer(current.schema)
+        self._read = compile_reader(current.schema)
         # Keyed by the whole 10-byte header, so one dict lookup checks marker and fingerprint.
         # The reader schema is None for the current writer: fastavro then skips resolution.
         self._readers: dict[bytes, tuple[dict[str, Any], dict[str, Any] | None]] = {
@@ -110,6 +113,14 @@ class Codec(Generic[R]):
         if schemas is None:
             raise self._header_error(data)
         writer, reader = schemas
+        if reader is None:
+            try:
+                record, end = self._read(data, _HEADER_SIZE)
+            except Exception:  # the bytes do not fit: fastavro says how
+                pass
+            else:
+                if end == len(data):
+                    return record  # type: ignore[no-any-return]
         buffer = BytesIO(data)
         buffer.seek(_HEADER_SIZE)
         try:

@@ -25,6 +25,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from schemas._avro import inlined, named_types
+from schemas._reader import compile_reader, read_long, read_string
 from schemas._writer import compile_writer
 from schemas.codec import MARKER, codec_for
 from schemas.records import CarrierScan, RecordType, SellerDispatch, ShipmentState
@@ -60,6 +61,9 @@ class StateCodec:
         }
         self._tail = parse_schema(inlined(tail, named))
         self._write_tail = compile_writer(self._tail, strict=False)
+        self._read_tail = compile_reader(self._tail)
+        self._read_scan = compile_reader(self._scan)
+        self._read_dispatch = compile_reader(self._dispatch)
 
     def encode(self, state: ShipmentState, bodies: Bodies) -> bytes:
         """``state`` in the wire encoding; bodies of its scans and dispatch are taken from
@@ -87,6 +91,54 @@ class StateCodec:
         if data[: len(self._header)] != self._header:
             # Another release's schema: resolved by the codec, bodies encoded when needed.
             return self._states.decode(data)
+        try:
+            return self._decode_compiled(data, bodies)
+        except Exception:  # the bytes do not fit: fastavro reads them or says how
+            return self._decode_checked(data, bodies)
+
+    def _decode_compiled(self, data: bytes, bodies: Bodies) -> ShipmentState:
+        code, pos = read_string(data, len(self._header))
+        state: dict[str, Any] = {"code": code, "dispatch": None}
+        found: dict[str, bytes] = {}
+        branch, pos = read_long(data, pos)
+        if branch == 1:
+            start = pos
+            dispatch, pos = self._read_dispatch(data, pos)
+            found[dispatch["event_id"]] = data[start:pos]
+            state["dispatch"] = dispatch
+        elif branch != 0:
+            raise ValueError(f"union branch {branch}")
+        ids: list[str] = []
+        while (count := read_long(data, pos))[0] != 0:
+            size, pos = count
+            if size < 0:
+                size = -size
+                _, pos = read_long(data, pos)
+            for _ in range(size):
+                event_id, pos = read_string(data, pos)
+                ids.append(event_id)
+        pos = count[1]
+        state["dispatch_event_ids"] = ids
+        scans: list[Any] = []
+        while (count := read_long(data, pos))[0] != 0:
+            size, pos = count
+            if size < 0:
+                size = -size
+                _, pos = read_long(data, pos)
+            for _ in range(size):
+                start = pos
+                scan, pos = self._read_scan(data, pos)
+                found[scan["event_id"]] = data[start:pos]
+                scans.append(scan)
+        state["scans"] = scans
+        tail, pos = self._read_tail(data, count[1])
+        if pos != len(data):
+            raise ValueError(f"the state ends at byte {pos} of {len(data)}")
+        state.update(tail)
+        bodies.update(found)
+        return state  # type: ignore[return-value]
+
+    def _decode_checked(self, data: bytes, bodies: Bodies) -> ShipmentState:
         buffer = BytesIO(data)
         buffer.seek(len(self._header))
         view = memoryview(data)

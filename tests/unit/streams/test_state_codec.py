@@ -106,3 +106,31 @@ def test_bodies_of_events_a_state_no_longer_holds_are_dropped(
     keep_only(bodies, state)
     assert "gone" not in bodies
     assert {scan["event_id"] for scan in state["scans"]} <= set(bodies)
+
+
+def test_compiled_decoding_reads_what_fastavro_reads(
+    folded: tuple[dict[str, ShipmentState], dict[str, bytes]],
+) -> None:
+    states, _ = folded
+    codec = StateCodec()
+    for state in states.values():
+        data = STATES.encode(state)
+        compiled: Bodies = {}
+        checked: Bodies = {}
+        assert codec._decode_compiled(data, compiled) == codec._decode_checked(data, checked)
+        assert compiled == checked
+        assert STATES.decode(data) == codec.decode(data, {})
+
+
+def test_a_state_with_bytes_that_do_not_fit_is_refused_and_adds_no_bodies(
+    folded: tuple[dict[str, ShipmentState], dict[str, bytes]],
+) -> None:
+    states, _ = folded
+    codec = StateCodec()
+    data = STATES.encode(next(state for state in states.values() if state["scans"]))
+    bodies: Bodies = {}
+    with pytest.raises(ValueError):
+        codec._decode_compiled(data + b"\x00", bodies)
+    assert bodies == {}
+    with pytest.raises(Exception):  # noqa: B017 - fastavro's own error, whatever its type
+        codec.decode(data[:-5], {})
