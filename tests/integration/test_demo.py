@@ -274,8 +274,10 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_ctrl_c_stops_everything_the_demo_started(kafka: KafkaConnection, data_dir: Path) -> None:
     env = demo_env(data_dir)
+    # Big enough that the pipeline still runs when the signal comes: a 100-shipment demo can
+    # finish between the services registering and the signal.
     process = subprocess.Popen(
-        [sys.executable, "-m", "tracecode", "demo", "--shipments", "100", "--workers", "1"],
+        [sys.executable, "-m", "tracecode", "demo", "--shipments", "5000", "--workers", "1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     registry = ServiceRegistry.of(data_dir)
