@@ -274,12 +274,17 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_ctrl_c_stops_everything_the_demo_started(kafka: KafkaConnection, data_dir: Path) -> None:
     env = demo_env(data_dir)
-    # Big enough that the pipeline still runs when the signal comes: a 100-shipment demo can
-    # finish between the services registering and the signal.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tracecode", "demo", "--shipments", "5000", "--workers", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    # Big enough that the pipeline still runs when the signal comes. The demo gets SIGINT as
+    # in a terminal: a test run started in the background without job control has it ignored,
+    # and an ignored signal stays ignored across exec (a handler does not).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tracecode", "demo", "--shipments", "5000", "--workers", "1"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
     registry = ServiceRegistry.of(data_dir)
     try:
         deadline = time.monotonic() + 120
