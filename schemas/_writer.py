@@ -200,10 +200,10 @@ class _Compiler:
         return {
             "null": [f"if {var} is not None:", "    raise TypeError('expected None')"],
             "boolean": [f"a(_boolean({var}))"],
-            "int": [f"a(_varint32({var}))"],
-            "long": [f"a(_varint({var}))"],
-            "float": [f"a(_float({var}))"],
-            "double": [f"a(_double({var}))"],
+            "int": [*_not_bool(var), f"a(_varint32({var}))"],
+            "long": [*_not_bool(var), f"a(_varint({var}))"],
+            "float": [*_not_bool(var), f"a(_float({var}))"],
+            "double": [*_not_bool(var), f"a(_double({var}))"],
             "bytes": [f"a(_bytes({var}))"],
             "string": [  # inline: most fields are strings
                 f"b = {var}.encode()",
@@ -232,7 +232,10 @@ class _Compiler:
     ) -> list[str]:
         body = [f"a(_string({key}))"] if key is not None else []
         body.extend(self.value(items, item))
+        kinds = "(dict,)" if key is not None else "(list, tuple)"
         return [
+            f"if {var}.__class__ not in {kinds}:",
+            "    raise TypeError('not an array or map')",
             f"if {var}:",
             f"    a(_varint(len({var})))",
             f"    {loop}",
@@ -249,6 +252,12 @@ class _Compiler:
         name = f"_c{next(self._ids)}"
         self.namespace[name] = value
         return name
+
+
+def _not_bool(var: str) -> list[str]:
+    # fastavro refuses a bool for a number inside a union and takes it elsewhere: refusing it
+    # always lets fastavro decide.
+    return [f"if {var}.__class__ is bool:", "    raise TypeError('a bool for a number')"]
 
 
 def _fastavro_writer(schema: Schema, strict: bool = True) -> Writer:
