@@ -108,30 +108,15 @@ class StateCodec:
             state["dispatch"] = dispatch
         elif branch != 0:
             raise ValueError(f"union branch {branch}")
-        ids: list[str] = []
-        while (count := read_long(data, pos))[0] != 0:
-            size, pos = count
-            if size < 0:
-                size = -size
-                _, pos = read_long(data, pos)
-            for _ in range(size):
-                event_id, pos = read_string(data, pos)
-                ids.append(event_id)
-        pos = count[1]
-        state["dispatch_event_ids"] = ids
-        scans: list[Any] = []
-        while (count := read_long(data, pos))[0] != 0:
-            size, pos = count
-            if size < 0:
-                size = -size
-                _, pos = read_long(data, pos)
-            for _ in range(size):
-                start = pos
-                scan, pos = self._read_scan(data, pos)
-                found[scan["event_id"]] = data[start:pos]
-                scans.append(scan)
-        state["scans"] = scans
-        tail, pos = self._read_tail(data, count[1])
+        state["dispatch_event_ids"], pos = _read_blocks(data, pos, read_string)
+
+        def read_scan(data: bytes, start: int) -> tuple[Any, int]:
+            scan, end = self._read_scan(data, start)
+            found[scan["event_id"]] = data[start:end]
+            return scan, end
+
+        state["scans"], pos = _read_blocks(data, pos, read_scan)
+        tail, pos = self._read_tail(data, pos)
         if pos != len(data):
             raise ValueError(f"the state ends at byte {pos} of {len(data)}")
         state.update(tail)
@@ -238,3 +223,21 @@ def _read_array(buffer: BytesIO, read_item: Callable[[], Any]) -> list[Any]:
             count = -count
         items.extend(read_item() for _ in range(count))
     return items
+
+
+def _read_blocks(
+    data: bytes, pos: int, read_item: Callable[[bytes, int], tuple[Any, int]]
+) -> tuple[list[Any], int]:
+    """The array at ``pos`` (blocks of a count, then items; a negative count is followed by the
+    block's size in bytes) and the position after it."""
+    items: list[Any] = []
+    while True:
+        size, pos = read_long(data, pos)
+        if size == 0:
+            return items, pos
+        if size < 0:
+            size = -size
+            _, pos = read_long(data, pos)
+        for _ in range(size):
+            item, pos = read_item(data, pos)
+            items.append(item)
