@@ -1,4 +1,5 @@
-# Every target creates .venv first when it is missing (or older than pyproject.toml).
+# Every target creates .venv first when it is missing (or older than pyproject.toml, setup.py
+# or a compiled module's source).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,11 @@ BIN := $(VENV)/bin
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The modules setup.py compiles count too: an editable install compiles them in place, and a
+# changed source only runs once compiled again.
+COMPILED_SOURCES := $(shell grep -oE '"(schemas|streams)/[a-z_/]+\.py"' setup.py | tr -d '"')
+
+$(VENV)/.installed: pyproject.toml setup.py $(COMPILED_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

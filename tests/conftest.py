@@ -19,10 +19,20 @@ from schemas.topics import TopicNames
 from sinks.config import ClickHouseTarget
 from tests.helpers import RUN_ID, unique
 from tracecode.broker import LocalBroker
+from tracecode.compiled import STALE_HINT, stale_modules
 from tracecode.settings import Settings, load_settings
 from tracecode.topics import KafkaUnreachableError, admin_client
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Python loads an in-place compiled module even after its source changed: the tests would
+    # pass or fail on the old code.
+    if stale := stale_modules():
+        raise pytest.UsageError(
+            f"compiled before their last change: {', '.join(map(str, stale))}; {STALE_HINT}"
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,6 +7,7 @@ import click
 from streams.config import WorkerConfig
 from streams.runtime.runner import run_worker
 from tracecode.cli._output import console
+from tracecode.compiled import STALE_HINT, compiled_modules, stale_modules
 from tracecode.errors import TracecodeError
 from tracecode.services import ServiceKind, ServiceRegistry
 from tracecode.settings import Settings
@@ -27,11 +28,17 @@ def worker(settings: Settings, worker_id: str | None, web_port: int | None) -> N
     """
     config = settings.worker_config(worker_id, web_port)
     check_topics(config)
+    code = "compiled join" if compiled_modules() else "interpreted join"
     console.print(
         f"Worker [bold]{config.worker_id}[/] of group {config.app_id} "
-        f"({config.processing_guarantee.value}): web view on {config.web_url}, "
+        f"({config.processing_guarantee.value}, {code}): web view on {config.web_url}, "
         f"state in {config.state_dir}. Ctrl-C stops it."
     )
+    if stale := stale_modules():
+        console.print(
+            f"[yellow]warning:[/] {', '.join(map(str, stale))} changed since compiled; the "
+            f"worker runs the compiled code: {STALE_HINT}"
+        )
     announcement = ServiceRegistry.of(settings.data_dir).registered(
         ServiceKind.WORKER, config.worker_id, {"web": config.web_url}
     )
