@@ -18,7 +18,6 @@ after it. A shipment idle for ``Rules.forget_after`` with no rule left to fire i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.records import ShipmentState
@@ -38,16 +37,19 @@ StateLookup = Callable[[str], ShipmentState | None]
 """Returns the stored state of a code of this partition, ``None`` for a code never seen."""
 
 
-@dataclass(slots=True)
 class Step:
     """What processing one input event produced."""
 
-    event: Transition
-    """The event's own transition (its outcome says whether it was applied)."""
-    changes: list[tuple[str, Transition]] = field(default_factory=list)
-    """Every state-changing transition, the event's and the ticks', in the order they ran."""
-    writes: dict[str, ShipmentState | None] = field(default_factory=dict)
-    """The new state of every code that changed, to persist; ``None`` forgets the code."""
+    __slots__ = ("changes", "event", "writes")
+
+    def __init__(self, event: Transition) -> None:
+        self.event = event
+        """The event's own transition (its outcome says whether it was applied)."""
+        self.changes: list[tuple[str, Transition]] = []
+        """Every state-changing transition, the event's and the ticks', in the order they
+        ran."""
+        self.writes: dict[str, ShipmentState | None] = {}
+        """The new state of every code that changed, to persist; ``None`` forgets the code."""
 
 
 class PartitionJoin:
