@@ -78,6 +78,7 @@ from schemas.topics import TopicNames
 from streams.join.partition import PartitionJoin
 from streams.join.state_codec import StateCodec
 from streams.join.transition import STALLABLE, Outcome, Rules, next_due, tick
+from tracecode.compiled import compiled_modules
 from tracecode.endpoints import EndpointError, scrape, total, worker_health
 from tracecode.errors import TracecodeError
 from tracecode.settings import Settings, load_settings
@@ -1028,6 +1029,8 @@ def machine() -> Result:
         "commit": _command("git", "rev-parse", "--short", "HEAD").strip() or "unknown",
         # --no-optional-locks: looking must not rewrite the index another engineer uses.
         "dirty": bool(_command("git", "--no-optional-locks", "status", "--porcelain").strip()),
+        # The workers run the same installation: its join is compiled (setup.py) or not.
+        "compiled_modules": compiled_modules(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_at_start": float(Path("/proc/loadavg").read_text().split()[0]),
     }
@@ -1184,7 +1187,13 @@ def table(bench: Bench) -> str:
         f"- machine: {info.get('cpus')} CPUs ({info.get('cpu_model')}), "
         f"{info.get('memory_bytes', 0) / 2**30:.1f} GiB, Python {info.get('python')}, "
         f"{info.get('kafka')}, load {info.get('load_average_at_start')} at start",
-        f"- code: commit {info.get('commit')}" + (" (dirty tree)" if info.get("dirty") else ""),
+        f"- code: commit {info.get('commit')}"
+        + (" (dirty tree)" if info.get("dirty") else "")
+        + (
+            f", per-event path compiled by mypyc ({len(info['compiled_modules'])} modules)"
+            if info.get("compiled_modules")
+            else ", interpreted (built with TRACECODE_BUILD_COMPILED=0)"
+        ),
         f"- input: the first {plan.events:,} events (in send order) of a simulation of "
         f"{bench.shipments:,} shipments, every hard case (seed {_SEED}), "
         f"{bench.settings.topics.partitions} partitions; each run reads its own copy of it "
