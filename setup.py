@@ -21,6 +21,7 @@ COMPILED = [
     "streams/join/partition.py",
     "streams/join/records.py",
     "streams/join/state_codec.py",
+    "streams/join/stored.py",
     "streams/join/transition.py",
 ]
 """The compiled modules, in one shared library (calls between them stay native)."""

@@ -76,7 +76,7 @@ from schemas.records import CarrierScan, RecordType, SellerDispatch, ShipmentSta
 from schemas.status import Status
 from schemas.topics import TopicNames
 from streams.join.partition import PartitionJoin
-from streams.join.state_codec import StateCodec
+from streams.join.stored import StoredStateCodec
 from streams.join.transition import STALLABLE, Outcome, Rules, next_due, tick
 from tracecode.compiled import compiled_modules
 from tracecode.endpoints import EndpointError, scrape, total, worker_health
@@ -103,14 +103,6 @@ _TEMPLATE_SHIFTS = 8
 """Time placements per template state: preloaded shipments spread over weeks, not one instant."""
 _CLONE_ISSUER = "BX"
 """Issuer letters of the preloaded codes: the simulator's are ``TC``, so none collides."""
-
-
-_STATE_CODEC = StateCodec()
-
-
-def _encode_state(state: ShipmentState) -> bytes:
-    """A state as the worker's table and changelog hold it (the worker's own encoder)."""
-    return _STATE_CODEC.encode(state, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -824,7 +816,8 @@ def _templates(
     span = end - start + 2 * margin
     variants: list[tuple[str, bytes]] = []
     mix: dict[str, int] = {}
-    decode = codec_for(RecordType.SHIPMENT_STATE).decode
+    # As the worker's table and changelog hold states: the worker's own encoder.
+    stored = StoredStateCodec(rules)
     for code, folded in _fold(rules).items():
         # Marketplace codes only: a GS1 code is also spelled in the dispatch's product fields.
         if not code.startswith("TC"):
@@ -840,10 +833,10 @@ def _templates(
         clone = marketplace_code(0, prefix=_CLONE_ISSUER, width=len(code) - 3)
         for k in range(_TEMPLATE_SHIFTS):
             placed = start - margin - room * (k + 0.5) / _TEMPLATE_SHIFTS
-            value = _encode_state(_shift(state, placed - last))
+            value = stored.encode(_shift(state, placed - last), {})
             # Avro strings are length-prefixed: an equal-length code keeps the layout.
             patched = value.replace(code.encode(), clone.encode())
-            if decode(patched) != _recode(decode(value), code, clone):
+            if stored.decode(patched, {}) != _recode(stored.decode(value, {}), code, clone):
                 raise Failure(f"replacing the code in an encoded state of {code} breaks it")
             variants.append((code, value))
     if not variants:

@@ -55,7 +55,7 @@ from schemas.codes import DEFAULT_MARKETPLACE_FORMAT, MarketplaceFormat
 from schemas.records import DeadLetter, RecordType, ShipmentState
 from schemas.topics import TopicNames
 from streams.join.dead_letters import Stage, dead_letter
-from streams.join.partition import PartitionJoin, Step
+from streams.join.partition import PartitionJoin, Step, schedule_of
 from streams.join.records import OutputEncoder, Rejected, read_event
 from streams.join.state_codec import Bodies, StateCodec, body_of, keep_only
 from streams.join.transition import Outcome, Rules
@@ -301,7 +301,8 @@ class QuixJoin:
 
     def _rebuild(self, part: _Partition) -> PartitionJoin:
         states = [s for s in (part.get(code) for code in part.stored_codes()) if s is not None]
-        join = PartitionJoin.rebuild(self._rules, part.get, states)
+        schedules = (schedule_of(state, self._rules) for state in states)
+        join = PartitionJoin.rebuild(self._rules, part.get, schedules)
         logger.info(
             "partition %d index rebuilt: %d codes scheduled, stream time %s",
             part.number,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from schemas.records import ShipmentState
 from streams.join.deadlines import DeadlineIndex
@@ -35,6 +36,20 @@ from streams.join.transition import (
 
 StateLookup = Callable[[str], ShipmentState | None]
 """Returns the stored state of a code of this partition, ``None`` for a code never seen."""
+
+
+class Schedule(NamedTuple):
+    """What the join's index needs of a stored state (:func:`schedule_of`)."""
+
+    code: str
+    due: datetime | None
+    """When a time-based rule of the state is next due (:func:`next_due`)."""
+    last_event_time: datetime | None
+
+
+def schedule_of(state: ShipmentState, rules: Rules) -> Schedule:
+    """The schedule of ``state`` under ``rules``."""
+    return Schedule(state["code"], next_due(state, rules), state["last_event_time"])
 
 
 class Step:
@@ -69,13 +84,13 @@ class PartitionJoin:
 
     @classmethod
     def rebuild(
-        cls, rules: Rules, lookup: StateLookup, states: Iterable[ShipmentState]
+        cls, rules: Rules, lookup: StateLookup, schedules: Iterable[Schedule]
     ) -> PartitionJoin:
-        """The join of a partition whose stored states are ``states`` (after a restart)."""
+        """The join of a partition whose stored states have ``schedules`` (after a restart or
+        a rebalance; :func:`schedule_of` gives a state's)."""
         join = cls(rules, lookup)
-        for state in states:
-            join._index.schedule(state["code"], next_due(state, rules))
-            last = state["last_event_time"]
+        for code, due, last in schedules:
+            join._index.schedule(code, due)
             if last is not None and (join.stream_time is None or last > join.stream_time):
                 join.stream_time = last
         return join

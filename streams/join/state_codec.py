@@ -1,4 +1,4 @@
-"""The ``shipments`` table's values: ShipmentState in the wire encoding, cheap to write again.
+"""ShipmentState in the wire encoding, cheap to write again (the ``shipments`` table's states).
 
 A state keeps every scan of its shipment (up to ``Rules.max_scans``) and its dispatch, which
 are most of its bytes, and it is written back at every commit that changed it: encoding it
@@ -10,7 +10,7 @@ very ``CarrierScan`` and ``SellerDispatch`` records the worker read from its inp
 record's bytes after its 10-byte header, when it was written with the current schema; else
 encoded once) and assembles a state from them, encoding only the fields that change with
 fastavro. The bytes are exactly those of :func:`schemas.codec.codec_for` (a unit test holds the
-two equal), so the changelog format does not change and any reader of ShipmentState reads it.
+two equal); the table stores them after a schedule (:mod:`streams.join.stored`).
 
 Decoding reads the same pieces one at a time (fastavro reads a buffer only as far as it needs),
 so the bodies of a state read from RocksDB are known too.
@@ -84,6 +84,15 @@ class StateCodec:
         _long(out, 0)
         out.write(self._write_tail(state))
         return out.getvalue()
+
+    def code_of(self, data: bytes, start: int = 0) -> str | None:
+        """The code of the state encoded at ``start`` of ``data``, read without decoding the
+        rest (``None`` when it was written with another release's schema)."""
+        end = start + len(self._header)
+        if data[start:end] != self._header:
+            return None
+        code, _ = read_string(data, end)
+        return code
 
     def decode(self, data: bytes, bodies: Bodies) -> ShipmentState:
         """The state in ``data``; the bodies of its scans and dispatch are added to

@@ -104,7 +104,7 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         config.partitions,
         (topics.history, topics.status, topics.alerts, store.changelog_topic),
     )
-    states = ShipmentStates(store, sender, topics.scans, config.state_cache_size)
+    states = ShipmentStates(store, sender, topics.scans, config.rules, config.state_cache_size)
     processor = JoinProcessor(config, states, sender, JoinMetrics(registry))
     positions = InputPositions()
     app.checkpoint = Checkpoint(

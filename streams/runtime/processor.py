@@ -129,7 +129,7 @@ class JoinProcessor:
                 return states.get(partition, code)
 
             join = PartitionJoin.rebuild(
-                self._config.rules, lookup, states.partition_states(partition)
+                self._config.rules, lookup, states.partition_schedules(partition)
             )
             self._joins[partition] = join
             logger.info(

@@ -19,7 +19,10 @@ from typing import Any
 from faust.types import TP
 
 from schemas.records import ShipmentState
-from streams.join.state_codec import Bodies, StateCodec, keep_only
+from streams.join.partition import Schedule, schedule_of
+from streams.join.state_codec import Bodies, keep_only
+from streams.join.stored import StoredStateCodec
+from streams.join.transition import Rules
 from streams.runtime.sender import OutputSender
 from streams.runtime.store import ShipmentStore
 
@@ -40,6 +43,7 @@ class ShipmentStates:
         store: ShipmentStore,
         sender: OutputSender,
         input_topic: str,
+        rules: Rules,
         capacity: int = 4096,
     ) -> None:
         self._store = store
@@ -50,7 +54,8 @@ class ShipmentStates:
         self._bodies: dict[Key, Bodies] = {}
         """Encoded scans and dispatch of each cached state (:mod:`streams.join.state_codec`)."""
         self._changed: dict[Key, tuple[ShipmentState | None, Any]] = {}
-        self._codec = StateCodec()
+        self._rules = rules
+        self._codec = StoredStateCodec(rules)
 
     @property
     def changed(self) -> int:
@@ -100,15 +105,17 @@ class ShipmentStates:
         cache[key] = state
         cache.move_to_end(key)
 
-    def partition_states(self, partition: int) -> Iterator[ShipmentState]:
-        """Every state of ``partition``, changes not written back included."""
+    def partition_schedules(self, partition: int) -> Iterator[Schedule]:
+        """The schedule of every state of ``partition``, changes not written back included
+        (read from the stored values' prefixes: :mod:`streams.join.stored`)."""
         changed = {code: state for (p, code), (state, _) in self._changed.items() if p == partition}
         for data in self._store.partition_values(partition):
-            stored = self._codec.decode(data, {})
-            state = changed.pop(stored["code"], stored)
+            schedule = self._codec.schedule(data)
+            if schedule.code not in changed:
+                yield schedule
+        for state in changed.values():
             if state is not None:
-                yield state
-        yield from (state for state in changed.values() if state is not None)
+                yield schedule_of(state, self._rules)
 
     def write_back(self, on_failure: OnFailure) -> None:
         """Write every changed state to RocksDB and queue its changelog record; then they are

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from schemas.records import ShipmentState
 from schemas.status import SubStatus
-from streams.join.partition import PartitionJoin
+from streams.join.partition import PartitionJoin, Schedule
+from streams.join.stored import StoredStateCodec
 from streams.join.transition import InputEvent, Outcome, Rules, apply, next_due, tick
 from tests.unit.streams.test_transition import NOW, T0, dispatch, scan
 
@@ -19,6 +20,12 @@ RULES = Rules()
 BRIEF = Rules(expire_after=timedelta(days=8), forget_after=timedelta(days=10))
 """Rules under which the traffic below also forgets shipments."""
 CODES = ["TC0000000001", "TC0000000002", "TC0000000003"]
+
+
+def stored_schedules(states: dict[str, ShipmentState], rules: Rules) -> list[Schedule]:
+    """The schedules a restarted worker reads: from each state as the table stores it."""
+    codec = StoredStateCodec(rules)
+    return [codec.schedule(codec.encode(state, {})) for state in states.values()]
 
 
 def for_code(event: InputEvent, code: str) -> InputEvent:
@@ -108,7 +115,7 @@ def run(
     changes: list[tuple[str, int]] = []
     for position, event in enumerate(events):
         if position == restart_at:
-            join = PartitionJoin.rebuild(rules, states.get, list(states.values()))
+            join = PartitionJoin.rebuild(rules, states.get, stored_schedules(states, rules))
         step = join.process(event, NOW)
         write(states, step.writes)
         for _code, transition in step.changes:
@@ -172,7 +179,7 @@ def test_stream_time_moves_only_with_applied_events_and_never_back() -> None:
     assert join.stream_time == T0 + timedelta(hours=10)
     duplicate = join.process(scan("e1", 10), NOW)
     assert duplicate.event.outcome is Outcome.DUPLICATE and not duplicate.writes
-    rebuilt = PartitionJoin.rebuild(RULES, states.get, states.values())
+    rebuilt = PartitionJoin.rebuild(RULES, states.get, stored_schedules(states, RULES))
     assert rebuilt.stream_time == join.stream_time
     assert rebuilt.scheduled == join.scheduled == 1
 
@@ -223,7 +230,7 @@ def test_idle_shipments_are_forgotten_and_the_clock_survives_a_rebuild() -> None
     write(states, step.writes)
     assert set(states) == {CODES[1]}
 
-    rebuilt = PartitionJoin.rebuild(BRIEF, states.get, states.values())
+    rebuilt = PartitionJoin.rebuild(BRIEF, states.get, stored_schedules(states, BRIEF))
     assert rebuilt.stream_time == join.stream_time == T0 + timedelta(days=11)
 
 

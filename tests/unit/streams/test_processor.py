@@ -21,7 +21,7 @@ from schemas.validation import DEAD_LETTER_STAGES, validate
 from streams.config import WorkerConfig
 from streams.join.dead_letters import Stage
 from streams.join.partition import PartitionJoin
-from streams.join.state_codec import StateCodec
+from streams.join.stored import StoredStateCodec
 from streams.join.transition import Rules
 from streams.runtime.metrics import JoinMetrics
 from streams.runtime.processor import JoinProcessor
@@ -72,7 +72,7 @@ class FakeStore:
 
     def stored(self, partition: int, code: str) -> ShipmentState | None:
         data = self.get(partition, code)
-        return None if data is None else codec_for(RecordType.SHIPMENT_STATE).decode(data)
+        return None if data is None else StoredStateCodec(Rules()).decode(data, {})
 
 
 class FakeSender:
@@ -114,7 +114,9 @@ class Harness:
         self.sender = FakeSender()
         self.registry = CollectorRegistry()
         self.offset = 0
-        self.states = ShipmentStates(self.store, self.sender, TOPICS.scans)  # type: ignore[arg-type]
+        self.states = ShipmentStates(  # type: ignore[arg-type]
+            self.store, self.sender, TOPICS.scans, config.rules
+        )
         self.processor = JoinProcessor(
             config,
             self.states,
@@ -166,7 +168,7 @@ def test_outputs_go_at_once_and_the_state_once_per_commit() -> None:
     }
     harness.commit()
     assert len(harness.sender.to(CHANGELOG)) == 1  # nothing changed since
-    state = codec_for(RecordType.SHIPMENT_STATE).decode(changelog[-1]["value"])
+    state = StoredStateCodec(Rules()).decode(changelog[-1]["value"], {})
     assert harness.store.data[3][CODE] == changelog[-1]["value"]
     assert state["sub_status"] == SubStatus.PICKED_UP
     statuses = [
@@ -334,10 +336,10 @@ def test_a_state_that_cannot_be_encoded_is_not_written_and_its_record_is_dead_le
     harness.commit()
     harness.feed(TOPICS.scans, CODE.encode(), a_scan("e2", 2))
 
-    def broken(self: StateCodec, state: Any, bodies: Any) -> bytes:
+    def broken(self: StoredStateCodec, state: Any, bodies: Any) -> bytes:
         raise ValueError("not encodable")
 
-    monkeypatch.setattr(StateCodec, "encode", broken)
+    monkeypatch.setattr(StoredStateCodec, "encode", broken)
     harness.commit()
     (letter,) = dead_letters(harness)
     assert (letter["stage"], letter["offset"]) == ("process", 2)
