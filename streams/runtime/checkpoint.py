@@ -20,12 +20,6 @@ outputs are visible only once committed, so a worker that is caught up commits t
 worker catching up on a backlog (its last fetch was a full batch) skips those periodic commits
 until ``WorkerConfig.commit_interval_s`` (1 s) has passed: each commit costs a round of
 transaction requests per partition, and nobody waits for outputs of records hours old.
-
-A caught-up worker under heavy input is neither: its fetches are not full, yet each commit
-writes back hundreds of states. In ``make demo`` commits took 0.3-0.5 s at a 0.1 s interval,
-so the worker did little but commit. A periodic commit therefore also waits
-:data:`COMMIT_SPACING` times as long as the previous commit took, which keeps commits under a
-quarter of the worker's time; a quick commit (light input) changes nothing.
 """
 
 from __future__ import annotations
@@ -64,10 +58,6 @@ class InputPositions:
         return offsets
 
 
-COMMIT_SPACING = 3.0
-"""A periodic commit starts at least this many times the last commit's duration after it."""
-
-
 class Checkpoint:
     """Commits what the join did since the last commit, in the order above."""
 
@@ -88,28 +78,15 @@ class Checkpoint:
         self._catching_up_interval_s = catching_up_interval_s
         self._monotonic = monotonic
         self._last = monotonic()
-        self._took = 0.0
-        """How long the last commit took (seconds)."""
 
     async def commit(self, start_new_transaction: bool = True, *, periodic: bool = False) -> bool:
-        """Run one commit (a ``periodic`` one may be skipped: while catching up, or too soon
-        after a long commit); ``True`` when input offsets were committed."""
+        """Run one commit (a ``periodic`` one may be skipped while catching up); ``True`` when
+        input offsets were committed."""
         app = self._app
         now = self._monotonic()
-        if periodic:
-            since = now - self._last
-            if since < self._took * (1 + COMMIT_SPACING):
-                return False
-            if app.catching_up and since < self._catching_up_interval_s:
-                return False
+        if periodic and app.catching_up and now - self._last < self._catching_up_interval_s:
+            return False
         self._last = now
-        try:
-            return await self._commit(start_new_transaction)
-        finally:
-            self._took = self._monotonic() - now
-
-    async def _commit(self, start_new_transaction: bool) -> bool:
-        app = self._app
         consumer = app.consumer
         assert isinstance(consumer, WorkerConsumer)
         if not app.in_transaction:

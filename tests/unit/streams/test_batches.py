@@ -180,37 +180,3 @@ def test_periodic_commits_wait_while_catching_up_and_forced_ones_never() -> None
     positions.processed(TP("scans", 0), 4)
     asyncio.run(checkpoint.commit(start_new_transaction=False))  # revocation, stop
     assert commits[-1] == {TP("scans", 0): 5}
-
-
-def test_a_periodic_commit_waits_three_times_as_long_as_the_last_one_took() -> None:
-    app, clock, positions = _App(), Clock(), InputPositions()
-
-    class _SlowProcessor:
-        def write_back(self) -> None:
-            clock.now += 0.4  # writing back many states
-
-    checkpoint = Checkpoint(
-        app,  # type: ignore[arg-type]
-        _SlowProcessor(),  # type: ignore[arg-type]
-        _Sender(),  # type: ignore[arg-type]
-        positions,
-        catching_up_interval_s=1.0,
-        monotonic=clock,
-    )
-    commits = app.consumer.commits
-
-    def periodic(at: float, offset: int) -> None:
-        clock.now = at
-        positions.processed(TP("scans", 0), offset)
-        asyncio.run(checkpoint.commit(periodic=True))
-
-    periodic(0.1, 0)  # caught up, and no commit took long yet: at once
-    assert len(commits) == 1
-    periodic(0.6, 1)
-    periodic(1.6, 2)  # the last took 0.4 s (0.1 -> 0.5): not before 0.1 + 4 x 0.4
-    assert len(commits) == 1
-    periodic(1.8, 3)
-    assert commits[-1] == {TP("scans", 0): 4}
-    positions.processed(TP("scans", 0), 4)
-    asyncio.run(checkpoint.commit())  # a commit that must happen (revocation, stop) is never held
-    assert commits[-1] == {TP("scans", 0): 5}
