@@ -14,6 +14,7 @@ from setuptools import setup
 
 COMPILED = [
     "schemas/_reader.py",
+    "schemas/_source.py",
     "schemas/_writer.py",
     "schemas/validation.py",
     "streams/join/deadlines.py",

@@ -13,10 +13,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from itertools import count
 from typing import Any
 
-from schemas._avro import PRIMITIVES, Schema, named_types
+from schemas._avro import PRIMITIVES, Schema
+from schemas._source import SourceCompiler
 
 __all__ = ["Reader", "compile_reader", "read_long", "read_string"]
 
@@ -67,23 +67,17 @@ _HELPERS: dict[str, Any] = {
 }
 
 
-class _Compiler:
+class _Compiler(SourceCompiler):
     """Writes the source of one reader function per named record of a schema."""
 
     def __init__(self, schema: Schema) -> None:
-        self.names = named_types(schema)
-        self.namespace: dict[str, Any] = dict(_HELPERS)
-        self.functions: dict[str, str] = {}
-        self.sources: list[str] = []
-        self._ids = count()
+        super().__init__(schema, _HELPERS)
 
     def record(self, schema: dict[str, Any]) -> str:
         """The name of the function ``(data, pos) -> (record, pos)`` of ``schema``."""
-        name = schema["name"]
-        if name in self.functions:
-            return self.functions[name]
-        function = f"_record_{next(self._ids)}"
-        self.functions[name] = function
+        function, new = self.function_of(schema["name"])
+        if not new:
+            return function
         lines = [f"def {function}(d, p):"]
         names = []
         for index, field in enumerate(schema["fields"]):
@@ -114,7 +108,7 @@ class _Compiler:
             if kind in {"record", "error"}:
                 return [f"{var}, p = {self.record(schema)}(d, p)"]
             if kind == "enum":
-                symbols = self._constant(tuple(schema["symbols"]))
+                symbols = self.constant(tuple(schema["symbols"]))
                 return [*self._long(var), f"{var} = {symbols}[{var}]"]
             if kind == "array":
                 return self._blocks(schema["items"], var, keyed=False)
@@ -188,17 +182,11 @@ class _Compiler:
             *("        " + line for line in body),
         ]
 
-    def _constant(self, value: object) -> str:
-        name = f"_c{next(self._ids)}"
-        self.namespace[name] = value
-        return name
-
 
 def compile_reader(schema: Schema) -> Reader:
     """A reader of records written with ``schema`` (a parsed record schema): each call reads
     one record at a position and returns it with the position after it."""
     compiler = _Compiler(schema)
     top = compiler.record(schema)
-    exec("\n\n".join(compiler.sources), compiler.namespace)
-    reader: Reader = compiler.namespace[top]
+    reader: Reader = compiler.run()[top]
     return reader

@@ -20,12 +20,12 @@ import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
-from itertools import count
 from typing import Any
 
 from fastavro import parse_schema, schemaless_writer
 
-from schemas._avro import PRIMITIVES, Schema, inlined, named_types
+from schemas._avro import PRIMITIVES, Schema, inlined
+from schemas._source import SourceCompiler
 
 __all__ = ["CompiledWriter", "Writer", "compile_writer"]
 
@@ -113,24 +113,18 @@ _HELPERS: dict[str, Any] = {
 }
 
 
-class _Compiler:
+class _Compiler(SourceCompiler):
     """Writes the source of one writer function per named record of a schema."""
 
     def __init__(self, schema: Schema) -> None:
-        self.names = named_types(schema)
-        self.namespace: dict[str, Any] = dict(_HELPERS)
-        self.functions: dict[str, str] = {}
-        self.sources: list[str] = []
-        self._ids = count()
+        super().__init__(schema, _HELPERS)
 
     def record(self, schema: dict[str, Any], strict: bool = True) -> str:
         """The name of the function that appends ``schema``'s record to a parts list; a
         ``strict`` one refuses fields the schema does not have."""
-        name = schema["name"]
-        if name in self.functions:
-            return self.functions[name]
-        function = f"_record_{next(self._ids)}"
-        self.functions[name] = function
+        function, new = self.function_of(schema["name"])
+        if not new:
+            return function
         fields = schema["fields"]
         lines = [f"def {function}(r, a):"]
         with_defaults = [field for field in fields if "default" in field] if strict else []
@@ -140,20 +134,20 @@ class _Compiler:
             # A literal, so interned like the keys of the records: the lookup compares pointers.
             value = repr(field["name"])
             if "default" in field and strict:
-                default = self._constant(field["default"])
+                default = self.constant(field["default"])
                 lines.append(f"    v = r.get({value}, _MISSING)")
                 lines.append("    if v is _MISSING:")
                 lines.append("        missing += 1")
                 lines.append(f"        v = {default}")
             elif "default" in field:
-                lines.append(f"    v = r.get({value}, {self._constant(field['default'])})")
+                lines.append(f"    v = r.get({value}, {self.constant(field['default'])})")
             else:
                 lines.append(f"    v = r[{value}]")
             lines.extend("    " + line for line in self.value(field["type"], "v"))
         if strict:
             known = len(fields)
             present = f"{known} - missing" if with_defaults else str(known)
-            names = self._constant(frozenset(field["name"] for field in fields))
+            names = self.constant(frozenset(field["name"] for field in fields))
             lines.append(f"    if len(r) != {present}:")
             lines.append(f"        raise KeyError('not in the schema: %r' % (r.keys() - {names}))")
         self.sources.append("\n".join(lines))
@@ -186,7 +180,7 @@ class _Compiler:
             if kind in {"record", "error"}:
                 return [f"{self.record(schema)}({var}, a)"]
             if kind == "enum":
-                symbols = self._constant({s: _varint(i) for i, s in enumerate(schema["symbols"])})
+                symbols = self.constant({s: _varint(i) for i, s in enumerate(schema["symbols"])})
                 return [f"a.append({symbols}[{var}])"]
             if kind == "array":
                 return self._blocks(var, schema["items"], f"for x in {var}:", "x")
@@ -250,13 +244,8 @@ class _Compiler:
 
     def _fastavro(self, schema: Schema, var: str) -> list[str]:
         parsed = parse_schema(inlined(schema, self.names))
-        writer = self._constant(_fastavro_writer(parsed))
+        writer = self.constant(_fastavro_writer(parsed))
         return [f"a.append({writer}({var}))"]
-
-    def _constant(self, value: object) -> str:
-        name = f"_c{next(self._ids)}"
-        self.namespace[name] = value
-        return name
 
 
 def _not_bool(var: str) -> list[str]:
@@ -305,5 +294,4 @@ def compile_writer(schema: Schema, strict: bool = True) -> CompiledWriter:
     compiler.sources.append(
         f"def write(r):\n    parts = []\n    {top}(r, parts)\n    return _join(parts)"
     )
-    exec("\n\n".join(compiler.sources), compiler.namespace)
-    return CompiledWriter(compiler.namespace["write"], _fastavro_writer(schema, strict))
+    return CompiledWriter(compiler.run()["write"], _fastavro_writer(schema, strict))
