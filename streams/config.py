@@ -61,7 +61,12 @@ class WorkerConfig:
     outputs become visible at the commit, so this bounds their latency."""
     fetch_margin_s: float = 2.0
     """How much later than a record's timestamp a fetch of the other input topic must be to
-    vouch that it holds nothing earlier (streams.runtime.sequencer)."""
+    vouch that it holds nothing earlier, when producers stamp the input records
+    (streams.runtime.sequencer)."""
+    broker_clock_skew_s: float = 0.05
+    """The most the clocks of two brokers may differ, when the broker stamps the input records
+    (``LogAppendTime``): a fetch of the other input topic vouches that it holds nothing earlier
+    once it was requested this long after the waiting record arrived."""
     state_cache_size: int = 4096
     """Decoded shipment states kept in memory, in front of RocksDB."""
     batch_records: int = 2000
@@ -94,6 +99,8 @@ class WorkerConfig:
             )
         if self.fetch_margin_s < 0:
             raise ValueError("fetch_margin_s cannot be negative")
+        if self.broker_clock_skew_s < 0:
+            raise ValueError("broker_clock_skew_s cannot be negative")
         if self.state_cache_size < 0:
             raise ValueError("state_cache_size cannot be negative")
         if self.batch_records < 1:

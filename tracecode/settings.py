@@ -115,6 +115,12 @@ class TopicsSettings(BaseSettings):
     dead_letter_retention_hours: int = Field(
         720, ge=-1, description="Retention of the dead letters; -1: forever."
     )
+    broker_timestamps: bool = Field(
+        False,
+        description="The broker stamps scans and dispatches (LogAppendTime): the workers order "
+        "live input within one fetch instead of TRACECODE_WORKER_FETCH_MARGIN, but records "
+        "published in bulk are ordered by produce batch (docs/architecture.md).",
+    )
 
 
 class SinkSettings(BaseSettings):
@@ -257,7 +263,15 @@ class WorkerSettings(BaseSettings):
         2.0,
         ge=0,
         description="Seconds after a record's timestamp a fetch of the other input topic must "
-        "come to vouch it holds nothing earlier (covers producer linger and clock skew).",
+        "come to vouch it holds nothing earlier, on producer-stamped input (covers producer "
+        "linger and clock skew).",
+    )
+    broker_clock_skew: float = Field(
+        0.05,
+        ge=0,
+        description="Seconds the clocks of two brokers may differ; on broker-stamped input "
+        "(LogAppendTime) a fetch of the other input topic requested this long after a record "
+        "arrived vouches it holds nothing earlier.",
     )
     state_cache_size: int = Field(
         4096, ge=0, description="Decoded shipment states kept in memory in front of RocksDB."
@@ -414,6 +428,7 @@ class Settings(BaseSettings):
                 min_insync_replicas=self.topics.min_insync_replicas,
                 retention_hours=self.topics.retention_hours,
                 dead_letter_retention_hours=self.topics.dead_letter_retention_hours,
+                broker_timestamps=self.topics.broker_timestamps,
             )
         except ValueError as error:
             raise ValueError(f"topic settings (TRACECODE_TOPICS_*): {error}") from error
@@ -490,6 +505,7 @@ class Settings(BaseSettings):
                 commit_interval_s=worker.commit_interval,
                 live_commit_interval_s=min(worker.live_commit_interval, worker.commit_interval),
                 fetch_margin_s=worker.fetch_margin,
+                broker_clock_skew_s=worker.broker_clock_skew,
                 state_cache_size=worker.state_cache_size,
                 batch_records=worker.batch_records,
                 input_wait_s=worker.input_wait,

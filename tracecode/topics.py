@@ -75,6 +75,8 @@ class TopicsConfig:
     retention_hours: int = 168
     """Retention of the event topics; -1 keeps events forever."""
     dead_letter_retention_hours: int = 720
+    broker_timestamps: bool = False
+    """Have the broker stamp the input records (``LogAppendTime``) instead of their producers."""
 
     def __post_init__(self) -> None:
         if self.partitions < 1 or self.dead_letter_partitions < 1:
@@ -110,6 +112,10 @@ class TopicSpec:
     min_insync_replicas: int
     retention_ms: int | None
     """``None`` for compacted topics: they keep the latest record per key."""
+    timestamp_type: str | None = None
+    """``message.timestamp.type`` of the input topics, whose record timestamps order the
+    worker's arrival-order merge (``CreateTime`` or ``LogAppendTime``); ``None`` for the
+    others, which keep the broker's default."""
 
     @property
     def configs(self) -> dict[str, str]:
@@ -120,6 +126,8 @@ class TopicSpec:
         }
         if self.retention_ms is not None:
             configs["retention.ms"] = str(self.retention_ms)
+        if self.timestamp_type is not None:
+            configs["message.timestamp.type"] = self.timestamp_type
         return configs
 
 
@@ -129,7 +137,9 @@ def topic_specs(names: TopicNames, config: TopicsConfig) -> list[TopicSpec]:
     def retention(hours: int) -> int:
         return -1 if hours == -1 else hours * _HOUR_MS
 
-    def keyed(name: str, policy: CleanupPolicy = CleanupPolicy.DELETE) -> TopicSpec:
+    def keyed(
+        name: str, policy: CleanupPolicy = CleanupPolicy.DELETE, *, input_topic: bool = False
+    ) -> TopicSpec:
         # One partition count for every keyed topic: scans and dispatches are joined by key
         # and must be co-partitioned; the outputs keep the same key-to-partition mapping.
         return TopicSpec(
@@ -141,11 +151,16 @@ def topic_specs(names: TopicNames, config: TopicsConfig) -> list[TopicSpec]:
             retention_ms=None
             if policy is CleanupPolicy.COMPACT
             else retention(config.retention_hours),
+            timestamp_type=(
+                ("LogAppendTime" if config.broker_timestamps else "CreateTime")
+                if input_topic
+                else None
+            ),
         )
 
     return [
-        keyed(names.scans),
-        keyed(names.dispatches),
+        keyed(names.scans, input_topic=True),
+        keyed(names.dispatches, input_topic=True),
         keyed(names.status, CleanupPolicy.COMPACT),
         keyed(names.history),
         keyed(names.alerts),

@@ -1,12 +1,13 @@
-"""The two input partitions of one partition number, merged in the order records were sent.
+"""The two input partitions of one partition number, merged in the order records were stamped.
 
 A worker fetches partition *p* of the scans topic and partition *p* of the dispatches topic
-independently, and Faust hands their records over in whatever interleaving the fetches
-produce. Stream time and the alerts that fire depend on that interleaving: while the worker
-catches up on a backlog, the sparser dispatches topic would run hours ahead of the scans and
-push the clock past scans not yet read. So, like Kafka Streams' timestamp synchronization, the
-worker buffers the records of both partitions and always takes the one its producer sent
-first (record timestamp, then topic, then offset). A partition with nothing buffered is waited
+independently, and Faust hands their records over in whatever interleaving the fetches produce.
+Stream time and the alerts that fire depend on that interleaving: while the worker catches up on
+a backlog, the sparser dispatches topic would run hours ahead of the scans and push the clock
+past scans not yet read. So, like Kafka Streams' timestamp synchronization, the worker buffers
+the records of both partitions and always takes the one stamped first (record timestamp, then
+topic, then offset): the order records were sent, or, on topics the broker stamps
+(``LogAppendTime``), the order they were appended. A partition with nothing buffered is waited
 for while it may still hold an earlier record, for at most a bounded time (see
 :mod:`streams.runtime.sequencer` for how the worker knows).
 
@@ -33,6 +34,10 @@ def merge_key(timestamp_ms: int, topic_rank: int, offset: int) -> MergeKey:
     """Where a record falls in the merged order."""
     return (timestamp_ms, topic_rank, offset)
 
+
+CaughtUp = Callable[[str, MergeKey], bool]
+"""Whether a topic (with nothing buffered) can no longer hold a record that comes before the
+record with the given merge key."""
 
 _Entry = tuple[int, int, int, T]
 """A buffered record: its merge key's three parts, then the record. Keys are unique (a topic
@@ -71,19 +76,17 @@ class ArrivalMerge(Generic[T]):
         queue.extend((timestamp_ms, rank, offset, item) for timestamp_ms, offset, item in records)
         self._size += len(queue) - size
 
-    def pop(self, caught_up: Callable[[str, int], bool], force: bool = False) -> T | None:
+    def pop(self, caught_up: CaughtUp, force: bool = False) -> T | None:
         """The next record in order, or ``None`` while it cannot be known yet.
 
         It cannot be known while some topic has nothing buffered but may still hold a record
-        stamped before the earliest buffered one (``caught_up(topic, timestamp_ms)`` is false);
-        ``force`` takes the earliest buffered record regardless.
+        that comes before the earliest buffered one (``caught_up(topic, key)`` is false, ``key``
+        being that record's merge key); ``force`` takes the earliest buffered record regardless.
         """
         released = self.release(caught_up, -1 if force else None, most=1)
         return released[0] if released else None
 
-    def release(
-        self, caught_up: Callable[[str, int], bool], limit: int | None = None, most: int = -1
-    ) -> list[T]:
+    def release(self, caught_up: CaughtUp, limit: int | None = None, most: int = -1) -> list[T]:
         """Every record that can be known to come next, in order (at most ``most``, unless
         negative); while more than ``limit`` records are buffered, the earliest goes regardless
         (past that limit, order gives way to memory)."""
@@ -97,8 +100,8 @@ class ArrivalMerge(Generic[T]):
                     first, first_queue = queue[0], queue
             assert first is not None and first_queue is not None
             if limit is None or self._size <= limit:
-                stamp = first[0]
-                if any(not queue and not caught_up(topic, stamp) for topic, queue in queues):
+                key = (first[0], first[1], first[2])
+                if any(not queue and not caught_up(topic, key) for topic, queue in queues):
                     break
             first_queue.popleft()
             self._size -= 1

@@ -119,6 +119,7 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         _ConsumerProgress(app),
         max_wait_s=config.input_wait_s,
         fetch_margin_ms=round(config.fetch_margin_s * 1000),
+        clock_skew_s=config.broker_clock_skew_s,
     )
 
     async def handle_batch(batch: InputBatch) -> None:
@@ -182,6 +183,9 @@ class _ConsumerProgress:
             return self._consumer().fetched_at_ms(tp)
         except AssertionError:  # aiokafka: not assigned (any more)
             return None
+
+    def requested_at(self, tp: TP) -> float | None:
+        return self._consumer().requested_at(tp)
 
     def rebalancing(self) -> bool:
         return bool(self._app.rebalancing)

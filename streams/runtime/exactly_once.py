@@ -48,6 +48,8 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, ProcessingGuarantee
 from faust.types.transports import TPorTopicSet, TransportT
 
+from streams.runtime.fetch_clock import FetchClock
+
 if TYPE_CHECKING:
     from streams.runtime.checkpoint import Checkpoint
 
@@ -104,6 +106,10 @@ class WorkerApp(faust.App):
 class WorkerConsumer(aiokafka_driver.Consumer):
     """Faust's consumer with the batched input path and the worker's own commit."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.fetch_clock = FetchClock()
+        super().__init__(*args, **kwargs)
+
     async def commit(
         self, topics: TPorTopicSet | None = None, start_new_transaction: bool = True
     ) -> bool:
@@ -149,8 +155,15 @@ class WorkerConsumer(aiokafka_driver.Consumer):
 
     def fetched_at_ms(self, tp: TP) -> int | None:
         """Wall-clock time (ms) of the fetch that last reported ``tp``'s high watermark."""
-        fetched: int | None = self._thread._ensure_consumer().last_poll_timestamp(tp)
+        fetched = self.fetch_clock.fetched_at_ms(tp)
+        if fetched is None:  # the fetcher's requests are not timed (yet)
+            fetched = self._thread._ensure_consumer().last_poll_timestamp(tp)
         return fetched
+
+    def requested_at(self, tp: TP) -> float | None:
+        """Monotonic time (s) the fetch that last reported ``tp``'s high watermark was
+        requested."""
+        return self.fetch_clock.requested_at(tp)
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         """The end of each partition, as the broker says now.
@@ -174,6 +187,7 @@ class WorkerConsumer(aiokafka_driver.Consumer):
         batch_records = app.conf.broker_max_poll_records
         try:
             while not (self._stopped.is_set() or fetcher._stopped.is_set()):
+                self.fetch_clock.install(self._thread._ensure_consumer()._fetcher)
                 records, active = await self._wait_next_records(1.0)
                 await asyncio.sleep(0)
                 if not records or self.should_stop:

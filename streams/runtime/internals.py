@@ -13,6 +13,9 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.subscription_state import TopicPartitionState
 from faust import App
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.tables.manager import TableManager
@@ -77,6 +80,12 @@ METHODS = (
         "the aiokafka consumer, for fetch times and the broker's partition ends",
     ),
     Internal(
+        Fetcher,
+        "_proc_fetch_request",
+        ("self", "assignment", "node_id", "request"),
+        "one fetch request and its response, timed by streams.runtime.fetch_clock",
+    ),
+    Internal(
         aiokafka_driver.Producer,
         "_ensure_producer",
         ("self",),
@@ -113,6 +122,16 @@ CONSUMER_ATTRIBUTES = (
     Internal(Consumer, "_read_offset", None, "changelog records below it are dropped"),
     Internal(Consumer, "_stopped", None, "set when the consumer stops (ends the fetch loop)"),
     Internal(aiokafka_driver.Consumer, "_thread", None, "the thread running the aiokafka consumer"),
+)
+
+FETCH_ATTRIBUTES = (
+    Internal(AIOKafkaConsumer, "_fetcher", None, "the fetcher whose requests are timed"),
+    Internal(
+        TopicPartitionState,
+        "timestamp",
+        None,
+        "wall-clock ms of the last fetch response that reported the partition",
+    ),
 )
 
 PRODUCER_ATTRIBUTES = (

@@ -9,32 +9,52 @@ records once a newer fetch vouches for the other topic, or once they waited too 
 Records still buffered when the partitions are reassigned are dropped, never committed: the
 consumer reads them again from the committed offsets.
 
-When is a partition with nothing buffered known to hold no record earlier than the other
+When is a partition with nothing buffered known to hold no record that comes before the other
 topic's next one? Every record was received up to the high watermark of the partition's last
-fetch, *and* that fetch happened after the other record was produced: records carry the time
-their producer sent them, so a record produced after that fetch carries a later timestamp. The
+fetch, *and* that fetch reflects the partition at a time after the other record was stamped. The
 high watermark alone is not enough: with live input it is soon stale, and a caught-up looking
 partition may already hold records older than the other topic's head (dispatches then ran days
-of event time ahead of scans and fired stall, SLA and unknown-code alerts early).
-The fetch margin (``WorkerConfig.fetch_margin_s``, 2 s) covers the time a record spends in
-its producer (linger, requests) and clock skew between the producing and the consuming host.
+of event time ahead of scans and fired stall, SLA and unknown-code alerts early). How the worker
+knows the fetch came late enough depends on who stamped the records:
+
+- **The broker** (the input topics' ``message.timestamp.type`` is ``LogAppendTime``, as
+  ``tracecode topics apply`` sets it with ``TRACECODE_TOPICS_BROKER_TIMESTAMPS``): a record
+  appended after a fetch was requested carries a later broker time than a record the worker had
+  already received when it requested that fetch. So a fetch requested after the waiting record
+  arrived vouches for the partition, within one fetch round trip. ``clock_skew_s``
+  (``WorkerConfig.broker_clock_skew_s``) adds the clock offset between the brokers leading the
+  two partitions, and makes ties of the same millisecond impossible. (The rule below holds for
+  broker stamps too, and vouches for records received long after they were appended, as in a
+  backlog.)
+- **The producer** (``CreateTime``, the default): the fetch must come ``fetch_margin_ms`` after
+  the waiting record's timestamp (``WorkerConfig.fetch_margin_s``, 2 s), which covers the time a
+  record spends in its producer (linger, requests) and clock skew between the producing and the
+  consuming host. Every record then waits seconds whenever the other partition is idle.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from faust.types import TP
 
-from streams.join.merge import ArrivalMerge
+from streams.join.merge import ArrivalMerge, MergeKey
 from streams.runtime.checkpoint import InputPositions
 from streams.runtime.processor import JoinProcessor
 from streams.runtime.sender import OutputSender
 
 logger = logging.getLogger(__name__)
+
+_LOG_APPEND_TIME = 1
+"""A consumer record's ``timestamp_type`` when the broker stamped it (0: its producer did)."""
+
+_Arrival = tuple[int, float, bool]
+"""A received batch of one partition: its last offset, when it was received (monotonic
+seconds), whether the broker stamped all its records."""
 
 
 class InputProgress(Protocol):
@@ -50,6 +70,10 @@ class InputProgress(Protocol):
     def fetched_at_ms(self, tp: TP) -> int | None:
         """Wall-clock time (ms) of the last fetch response that reported ``tp``'s high
         watermark (``None``: not known yet)."""
+
+    def requested_at(self, tp: TP) -> float | None:
+        """Monotonic time (s) at which the fetch that last reported ``tp``'s high watermark
+        was requested (``None``: not known yet)."""
 
     def rebalancing(self) -> bool:
         """Whether the group is rebalancing (no new records will be fetched meanwhile)."""
@@ -74,6 +98,7 @@ class InputSequencer:
         *,
         max_wait_s: float,
         fetch_margin_ms: int,
+        clock_skew_s: float,
         buffer_limit: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -84,12 +109,17 @@ class InputSequencer:
         self._progress = progress
         self._max_wait_s = max_wait_s
         self._fetch_margin_ms = fetch_margin_ms
+        self._clock_skew_s = clock_skew_s
         self._buffer_limit = buffer_limit
         self._monotonic = monotonic
         self._generation = progress.generation()
         self._merges: dict[int, ArrivalMerge[Any]] = {}
         self._received: dict[TP, int] = {}
         """Offset of the last record received from each input partition."""
+        self._arrivals: dict[TP, deque[_Arrival]] = {}
+        """The received batches of each input partition not processed yet."""
+        self._broker_stamped: dict[str, bool] = {}
+        """Whether the broker stamped the last batch received from each input topic."""
         self._quiet: set[TP] = set()
         """Input partitions taken as caught up after the wait for them ran out."""
         self._blocked: dict[int, float] = {}
@@ -108,11 +138,18 @@ class InputSequencer:
         """Buffer a fetched batch (aiokafka consumer records by input partition), process what
         can be processed, and hand its outputs to the producers."""
         self._check_generation()
+        now = self._monotonic()
         partitions: dict[int, None] = {}
         for tp, records in batch.items():
             accepted = await self._in_sequence(tp, records)
             if not accepted:
                 continue
+            stamped = all(record.timestamp_type == _LOG_APPEND_TIME for record in accepted)
+            arrivals = self._arrivals.get(tp)
+            if arrivals is None:
+                arrivals = self._arrivals[tp] = deque()
+            arrivals.append((accepted[-1].offset, now, stamped))
+            self._broker_stamped[tp.topic] = stamped
             merge = self._merges.get(tp.partition)
             if merge is None:
                 merge = self._merges[tp.partition] = ArrivalMerge(self._topics)
@@ -159,8 +196,8 @@ class InputSequencer:
     def _drain(self, partition: int) -> None:
         merge = self._merges[partition]
 
-        def caught_up(topic: str, before_ms: int) -> bool:
-            return self._caught_up(TP(topic, partition), before_ms)
+        def caught_up(topic: str, key: MergeKey) -> bool:
+            return self._caught_up(TP(topic, partition), key)
 
         released = merge.release(caught_up, self._buffer_limit)
         processed = len(released)
@@ -168,7 +205,11 @@ class InputSequencer:
             self._processor.process(partition, released)
             last: dict[str, int] = {record.topic: record.offset for record in released}
             for topic, offset in last.items():
-                self._positions.processed(TP(topic, partition), offset)
+                tp = TP(topic, partition)
+                self._positions.processed(tp, offset)
+                arrivals = self._arrivals.get(tp)
+                while arrivals and arrivals[0][0] <= offset:
+                    arrivals.popleft()
         if not len(merge):
             self._blocked.pop(partition, None)
         elif processed or partition not in self._blocked:
@@ -229,14 +270,30 @@ class InputSequencer:
             self._next[tp] = expected
         return accepted
 
-    def _caught_up(self, tp: TP, before_ms: int) -> bool:
-        """Whether ``tp`` can no longer deliver a record stamped before ``before_ms``."""
+    def _caught_up(self, tp: TP, key: MergeKey) -> bool:
+        """Whether ``tp`` can no longer deliver a record that comes before the one at ``key``."""
         if tp in self._quiet:
             return True
         if not self._received_all(tp):
             return False
+        stamp_ms, rank, offset = key
+        arrival = self._arrival(TP(self._topics[rank], tp.partition), offset)
+        if arrival is not None and arrival[2] and self._broker_stamped.get(tp.topic, False):
+            requested = self._progress.requested_at(tp)
+            if requested is not None and requested >= arrival[1] + self._clock_skew_s:
+                return True
         fetched_at = self._progress.fetched_at_ms(tp)
-        return fetched_at is not None and fetched_at >= before_ms + self._fetch_margin_ms
+        return fetched_at is not None and fetched_at >= stamp_ms + self._fetch_margin_ms
+
+    def _arrival(self, tp: TP, offset: int) -> _Arrival | None:
+        """The received batch of ``tp`` that holds ``offset``."""
+        arrivals = self._arrivals.get(tp)
+        if arrivals is None:
+            return None
+        for arrival in arrivals:
+            if arrival[0] >= offset:
+                return arrival
+        return None
 
     def _received_all(self, tp: TP) -> bool:
         """Whether every record of ``tp`` up to the end its last fetch reported was received."""
@@ -255,6 +312,8 @@ class InputSequencer:
         self._generation = generation
         self._merges.clear()
         self._received.clear()
+        self._arrivals.clear()
+        self._broker_stamped.clear()
         self._quiet.clear()
         self._blocked.clear()
         self._next.clear()

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
-from tests.helpers import wait_for
+from tests.helpers import unique, wait_for
 from tracecode.settings import Settings
 from tracecode.topics import (
     IncompatibleTopicError,
@@ -42,6 +43,36 @@ def test_apply_creates_everything_then_changes_nothing(
     second = apply(admin, specs)
     assert not second.changed
     assert sorted(second.unchanged) == sorted(s.name for s in specs)
+
+
+def test_the_broker_stamps_the_input_records(
+    kafka: KafkaConnection, topic_names: TopicNames
+) -> None:
+    """With broker timestamps, a producer's own timestamp gives way to the broker's append time
+    on the inputs (the worker's arrival-order merge then orders by it), not on the outputs."""
+    config = TopicsConfig(partitions=1, broker_timestamps=True)
+    apply(admin_client(kafka), topic_specs(topic_names, config))
+    producer = Producer(kafka.librdkafka_config())
+    for topic in (topic_names.scans, topic_names.dispatches, topic_names.status):
+        producer.produce(topic, key=b"code", value=b"value", timestamp=1_000)
+    assert producer.flush(30) == 0
+    consumer = Consumer(
+        {**kafka.librdkafka_config(), "group.id": unique("stamps"), "enable.auto.commit": False}
+    )
+    stamps = {}
+    try:
+        for topic in (topic_names.scans, topic_names.dispatches, topic_names.status):
+            consumer.assign([TopicPartition(topic, 0, 0)])
+            message = wait_for(lambda: consumer.poll(1.0), timeout=30, what=f"the {topic} record")
+            assert message.error() is None
+            stamps[topic] = message.timestamp()
+    finally:
+        consumer.close()
+    for topic in (topic_names.scans, topic_names.dispatches):
+        kind, stamp = stamps[topic]
+        assert kind == TIMESTAMP_LOG_APPEND_TIME
+        assert stamp > 1_000_000_000_000  # the broker's clock, not the producer's 1 s
+    assert stamps[topic_names.status][1] == 1_000
 
 
 def test_apply_updates_drifted_configs(kafka: KafkaConnection, topic_names: TopicNames) -> None:

@@ -44,8 +44,30 @@ def test_status_is_compacted_and_the_rest_expire() -> None:
         "cleanup.policy": "delete",
         "min.insync.replicas": "1",
         "retention.ms": str(48 * 3_600_000),
+        "message.timestamp.type": "CreateTime",
     }
     assert specs[names.dead_letters].configs["retention.ms"] == "-1"
+
+
+def test_broker_timestamps_stamp_only_the_inputs() -> None:
+    """The worker's arrival-order merge orders the inputs by their timestamps; the outputs
+    keep the broker's default."""
+    names = TopicNames()
+
+    def stamps(config: TopicsConfig) -> dict[str, str | None]:
+        return {
+            name: spec.configs.get("message.timestamp.type")
+            for name, spec in specs_by_name(config).items()
+        }
+
+    inputs = {names.scans, names.dispatches}
+    for config, wanted in [
+        (TopicsConfig(), "CreateTime"),
+        (TopicsConfig(broker_timestamps=True), "LogAppendTime"),
+    ]:
+        found = stamps(config)
+        assert {found[name] for name in inputs} == {wanted}
+        assert {stamp for name, stamp in found.items() if name not in inputs} == {None}
 
 
 @pytest.mark.parametrize(
@@ -68,7 +90,12 @@ def test_state_reports_drift_and_incompatibilities() -> None:
         exists=True,
         partitions=3,
         replication_factor=1,
-        configs={"cleanup.policy": "delete", "min.insync.replicas": "1", "retention.ms": "1"},
+        configs={
+            "cleanup.policy": "delete",
+            "min.insync.replicas": "1",
+            "retention.ms": "1",
+            "message.timestamp.type": "CreateTime",
+        },
     )
 
     assert state.config_drift == {"retention.ms": ("1", spec.configs["retention.ms"])}

@@ -49,10 +49,15 @@ class Record:
     value: bytes | None
 
 
-def create_topics(kafka: KafkaConnection, prefix: str, partitions: int = PARTITIONS) -> TopicNames:
+def create_topics(
+    kafka: KafkaConnection,
+    prefix: str,
+    partitions: int = PARTITIONS,
+    broker_timestamps: bool = False,
+) -> TopicNames:
     """The tracecode topics under ``prefix``, created as ``tracecode topics apply`` does."""
     names = TopicNames().with_prefix(prefix)
-    config = TopicsConfig(partitions=partitions)
+    config = TopicsConfig(partitions=partitions, broker_timestamps=broker_timestamps)
     apply(admin_client(kafka), topic_specs(names, config))
     return names
 

@@ -14,6 +14,7 @@ from tests.integration.streams.conftest import WorkerFactory
 from tests.integration.streams.simulation import publish_simulation
 from tests.integration.streams.support import (
     comparable,
+    create_topics,
     decoded,
     read_topic,
     reference_join,
@@ -121,3 +122,37 @@ def test_live_input_raises_exactly_the_expected_alerts(
         if fired[code] != expected:
             wrong.append((code, truth.journey, sorted(expected), sorted(fired[code])))
     assert not wrong, f"{len(wrong)} shipments' alerts differ from the truth, e.g. {wrong[:5]}"
+
+
+def test_broker_stamped_live_input_joins_like_the_merge_of_what_kafka_holds(
+    kafka: KafkaConnection, prefix: str, group: str, worker: WorkerFactory
+) -> None:
+    """Inputs stamped by the broker, published while the worker runs: an idle partition is
+    vouched for by a fetch requested after the waiting record arrived, and the worker's order
+    is still the merge of the records' timestamps in Kafka (every state and alert as the
+    reference computes them).
+
+    The fetch margin and the input wait are an hour: a record waiting for an idle partition is
+    released by the broker-time rule or not at all (the group would never catch up)."""
+    topics = create_topics(kafka, prefix, broker_timestamps=True)
+    hour = "3600"
+    joined = worker(TRACECODE_WORKER_FETCH_MARGIN=hour, TRACECODE_WORKER_INPUT_WAIT=hour).start()
+    joined.wait_ready()
+    publish_simulation(kafka, topics, 1000, seed=5)
+    wait_until_idle(kafka, group, topics)
+    reference = reference_join(kafka, topics)
+    assert reference.states
+
+    wrong = []
+    for code, state in reference.states.items():
+        status, body = joined.get(f"/shipments/{quote(code, safe='')}")
+        if status != 200 or comparable(body) != comparable(state):
+            wrong.append((code, status))
+    assert not wrong, f"{len(wrong)} states differ from the reference, e.g. {wrong[:3]}"
+    alerts: dict[str, list[Any]] = defaultdict(list)
+    for alert in decoded(read_topic(kafka, topics.alerts), RecordType.SHIPMENT_ALERT):
+        alerts[alert["code"]].append(comparable(alert))
+    expected = {code: [comparable(a) for a in found] for code, found in reference.alerts.items()}
+    assert {code: found for code, found in alerts.items()} == {
+        code: found for code, found in expected.items() if found
+    }

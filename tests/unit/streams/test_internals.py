@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.subscription_state import TopicPartitionState
 from faust.types import TP
 
 from schemas.kafka import KafkaConnection
@@ -53,3 +55,17 @@ def test_a_worker_s_consumer_and_producer_have_the_attributes_it_reads(tmp_path:
     assert consumer._read_offset[TP("unit.x", 0)] is None
     assert producer._transaction_producers == {}
     assert producer._transaction_producers is not WorkerProducer._transaction_producers
+
+
+def test_the_fetch_members_the_fetch_clock_reads_are_there() -> None:
+    """The aiokafka consumer keeps its fetcher, and each partition's state the time of the
+    last response that reported it (set to ``None`` until then)."""
+
+    async def build() -> tuple[object, object]:
+        consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1")
+        return consumer, TopicPartitionState(assignment=None)
+
+    consumer, state = asyncio.run(build())
+    assert internals.attribute_problems(consumer, internals.FETCH_ATTRIBUTES[:1]) == []
+    assert internals.attribute_problems(state, internals.FETCH_ATTRIBUTES[1:]) == []
+    assert state.timestamp is None  # type: ignore[attr-defined]

@@ -10,11 +10,12 @@ from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.join.merge import ArrivalMerge, merge_key, merged
+from streams.join.merge import ArrivalMerge, MergeKey, merge_key, merged
 from streams.runtime.checkpoint import InputPositions
 from streams.runtime.sequencer import InputSequencer
 
 FETCH_MARGIN_MS = 250
+CLOCK_SKEW_S = 0.05
 
 TOPICS = ("dispatches", "scans")
 
@@ -57,7 +58,7 @@ def test_any_fetch_interleaving_gives_the_merged_order(
     merge: ArrivalMerge[str] = ArrivalMerge(TOPICS)
     out: list[str] = []
 
-    def caught_up(topic: str, before_ms: int) -> bool:
+    def caught_up(topic: str, key: MergeKey) -> bool:
         return next_index[topic] == len(records[topic])
 
     for topic, _ in arrival:
@@ -96,8 +97,8 @@ def test_releasing_at_once_is_popping_one_by_one(
     # A partition vouches for stamps up to a moving bound, as fetches do.
     bound = dict.fromkeys(TOPICS, -1)
 
-    def caught_up(topic: str, before_ms: int) -> bool:
-        return before_ms <= bound[topic]
+    def caught_up(topic: str, key: MergeKey) -> bool:
+        return key[0] <= bound[topic]
 
     one_by_one: ArrivalMerge[str] = ArrivalMerge(TOPICS)
     at_once: ArrivalMerge[str] = ArrivalMerge(TOPICS)
@@ -120,18 +121,19 @@ def test_releasing_at_once_is_popping_one_by_one(
 def test_an_empty_partition_that_may_hold_earlier_records_is_waited_for() -> None:
     merge: ArrivalMerge[str] = ArrivalMerge(TOPICS)
     merge.add("scans", 10, 0, "scan")
-    assert merge.pop(lambda topic, before_ms: False) is None
+    assert merge.pop(lambda topic, key: False) is None
     assert merge.idle_topics() == ["dispatches"]
-    asked: list[tuple[str, int]] = []
+    asked: list[tuple[str, MergeKey]] = []
 
-    def dispatches_caught_up(topic: str, before_ms: int) -> bool:
-        asked.append((topic, before_ms))
+    def dispatches_caught_up(topic: str, key: MergeKey) -> bool:
+        asked.append((topic, key))
         return topic == "dispatches"
 
     assert merge.pop(dispatches_caught_up) == "scan"
-    assert asked == [("dispatches", 10)]  # asked about records before the scan's timestamp
+    # Asked about records before the scan: its timestamp, its topic's rank, its offset.
+    assert asked == [("dispatches", (10, 1, 0))]
     merge.add("scans", 11, 1, "later scan")
-    assert merge.pop(lambda topic, before_ms: False, force=True) == "later scan"
+    assert merge.pop(lambda topic, key: False, force=True) == "later scan"
 
 
 @dataclass
@@ -143,11 +145,16 @@ class Record:
     offset: int
     timestamp: int
     """Milliseconds."""
+    timestamp_type: int = 0
+    """0: stamped by its producer (CreateTime); 1: by the broker (LogAppendTime)."""
 
 
-def batch(topic: str, partition: int, offset: int, stamp_s: float) -> dict[TP, list[Record]]:
+def batch(
+    topic: str, partition: int, offset: int, stamp_s: float, timestamp_type: int = 0
+) -> dict[TP, list[Record]]:
     """A fetch of one record (timestamp given in seconds)."""
-    return {TP(topic, partition): [Record(topic, partition, offset, round(stamp_s * 1000))]}
+    record = Record(topic, partition, offset, round(stamp_s * 1000), timestamp_type)
+    return {TP(topic, partition): [record]}
 
 
 class Progress:
@@ -159,6 +166,8 @@ class Progress:
         self.rereads = 0
         self.fetched: int | None = 10**13
         """Wall-clock ms of the last fetch of every partition (far after every record here)."""
+        self.requested: float | None = None
+        """Monotonic time the last fetch of every partition was requested."""
 
     def generation(self) -> int:
         return self.gen
@@ -168,6 +177,9 @@ class Progress:
 
     def fetched_at_ms(self, tp: TP) -> int | None:
         return self.fetched
+
+    def requested_at(self, tp: TP) -> float | None:
+        return self.requested
 
     def rebalancing(self) -> bool:
         return self.is_rebalancing
@@ -229,6 +241,7 @@ def sequencer(
         progress,
         max_wait_s=5.0,
         fetch_margin_ms=FETCH_MARGIN_MS,
+        clock_skew_s=CLOCK_SKEW_S,
         buffer_limit=limit,
         monotonic=clock,
     )
@@ -367,3 +380,72 @@ def test_a_caught_up_partition_is_trusted_only_by_a_fetch_after_the_waiting_reco
     assert processor.seen == ["scans@0"]
     asyncio.run(seq.receive(batch("dispatches", 0, 0, 2.5)))
     assert processor.seen == ["scans@0", "dispatches@0", "scans@1"]
+
+
+BROKER = 1
+"""``timestamp_type`` of a record the broker stamped."""
+
+
+def test_broker_stamped_input_is_trusted_by_a_fetch_requested_after_the_record_arrived() -> None:
+    """No margin on the record's timestamp: the dispatch partition vouches as soon as a fetch
+    of it is requested (the clock skew later) after the waiting scan arrived."""
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 2, TP("dispatches", 0): 1}
+    progress.fetched = 0  # the fetch margin would hold every record here
+    seq = sequencer(progress, processor, clock)
+    clock.now = 100.0
+    asyncio.run(seq.receive(batch("dispatches", 0, 0, 1.0, BROKER)))
+    asyncio.run(seq.receive(batch("scans", 0, 0, 1.5, BROKER)))
+    assert processor.seen == ["dispatches@0"]  # the scan waits: no fetch after it yet
+    progress.requested = 100.0 + CLOCK_SKEW_S / 2  # requested too soon after the scan arrived
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["dispatches@0"]
+    progress.requested = 100.0 + CLOCK_SKEW_S
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["dispatches@0", "scans@0"]
+
+    clock.now = 101.0
+    asyncio.run(seq.receive(batch("scans", 0, 1, 2.0, BROKER)))
+    progress.marks[TP("dispatches", 0)] = 2  # a fetch after it found a dispatch not received yet
+    progress.requested = 101.0 + CLOCK_SKEW_S
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["dispatches@0", "scans@0"]
+    asyncio.run(seq.receive(batch("dispatches", 0, 1, 1.9, BROKER)))
+    assert processor.seen == ["dispatches@0", "scans@0", "dispatches@1", "scans@1"]
+
+
+def test_the_request_time_is_checked_against_the_batch_that_brought_the_waiting_record() -> None:
+    """A scan received long ago is vouched for by a fetch requested after it, even while newer
+    scans keep arriving (they are waited for by their own arrival time)."""
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 3, TP("dispatches", 0): 1}
+    progress.fetched = 0
+    seq = sequencer(progress, processor, clock)
+    asyncio.run(seq.receive(batch("dispatches", 0, 0, 0.5, BROKER)))
+    clock.now = 10.0
+    asyncio.run(seq.receive(batch("scans", 0, 0, 1.0, BROKER)))
+    progress.requested = 10.5
+    clock.now = 11.0
+    asyncio.run(seq.receive(batch("scans", 0, 1, 1.1, BROKER)))
+    assert processor.seen == ["dispatches@0", "scans@0"]  # scans@1 arrived after the fetch
+    progress.requested = 11.0 + CLOCK_SKEW_S
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["dispatches@0", "scans@0", "scans@1"]
+
+
+def test_producer_stamped_input_keeps_the_fetch_margin() -> None:
+    """A recent fetch request vouches for nothing when the producer stamped the waiting record,
+    or the other partition's: a record stamped before it may still sit in a producer."""
+    for scan_type, dispatch_type in ((0, BROKER), (BROKER, 0)):
+        progress, processor, clock = Progress(), Processor(), Clock()
+        progress.marks = {TP("scans", 0): 1, TP("dispatches", 0): 1}
+        progress.fetched = 2_000
+        seq = sequencer(progress, processor, clock)
+        asyncio.run(seq.receive(batch("dispatches", 0, 0, 1.0, dispatch_type)))
+        asyncio.run(seq.receive(batch("scans", 0, 0, 2.0, scan_type)))
+        progress.requested = 1_000.0
+        asyncio.run(seq.drain_waiting())
+        assert processor.seen == ["dispatches@0"]
+        progress.fetched = 2_000 + FETCH_MARGIN_MS
+        asyncio.run(seq.drain_waiting())
+        assert processor.seen == ["dispatches@0", "scans@0"]
