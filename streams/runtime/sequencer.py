@@ -114,8 +114,6 @@ class InputSequencer:
         self._monotonic = monotonic
         self._generation = progress.generation()
         self._merges: dict[int, ArrivalMerge[Any]] = {}
-        self._received: dict[TP, int] = {}
-        """Offset of the last record received from each input partition."""
         self._arrivals: dict[TP, deque[_Arrival]] = {}
         """The received batches of each input partition not processed yet."""
         self._broker_stamped: dict[str, bool] = {}
@@ -154,7 +152,6 @@ class InputSequencer:
             if merge is None:
                 merge = self._merges[tp.partition] = ArrivalMerge(self._topics)
             merge.add_all(tp.topic, ((r.timestamp, r.offset, r) for r in accepted))
-            self._received[tp] = accepted[-1].offset
             self._quiet.discard(tp)
             partitions[tp.partition] = None
         for partition in partitions:
@@ -300,8 +297,13 @@ class InputSequencer:
         highwater = self._progress.highwater(tp)
         if highwater is None:
             return False
-        received = self._received.get(tp)
-        return highwater == 0 or (received is not None and received + 1 >= highwater)
+        expected = self._next.get(tp)
+        if expected is None:
+            # Nothing received since the assignment: a partition whose records were all
+            # processed before a restart delivers none, and is caught up from its committed
+            # offset on (waiting for a record of it would hold the other topic for ever).
+            expected = self._progress.committed(tp)
+        return highwater == 0 or (expected is not None and expected >= highwater)
 
     def _check_generation(self) -> None:
         generation = self._progress.generation()
@@ -311,7 +313,6 @@ class InputSequencer:
         # is still buffered (never acknowledged) will be read again by its partition's owner.
         self._generation = generation
         self._merges.clear()
-        self._received.clear()
         self._arrivals.clear()
         self._broker_stamped.clear()
         self._quiet.clear()

@@ -292,6 +292,28 @@ def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_nothing_goes_in_a_
     assert seq.buffered == 1
 
 
+def test_a_partition_processed_to_its_end_before_a_restart_is_caught_up_without_records() -> None:
+    """After a restart the dispatch partition delivers nothing: every record up to its end was
+    committed. The scans must not wait for a dispatch record that will never come (a restarted
+    worker once held the last scans of a partition for ever)."""
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 10, TP("dispatches", 0): 4}
+    progress.commits = {TP("scans", 0): 8, TP("dispatches", 0): 4}
+    seq = sequencer(progress, processor, clock)
+    asyncio.run(
+        seq.receive({TP("scans", 0): [Record("scans", 0, 8, 1_000), Record("scans", 0, 9, 1_001)]})
+    )
+    assert processor.seen == ["scans@8", "scans@9"]
+
+    # One record short of its end: the dispatch partition is waited for, past the wait.
+    progress.gen = 2
+    progress.commits[TP("dispatches", 0)] = 3
+    asyncio.run(seq.receive(batch("scans", 0, 8, 1.0)))
+    clock.now = 60.0
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["scans@8", "scans@9"]
+
+
 def test_a_partition_known_to_hold_more_records_is_waited_for_however_long() -> None:
     """Its last fetch says it holds records not received yet (a slow fetch, a broker away):
     the records after them wait for them, past ``max_wait_s``, and then go in order."""
