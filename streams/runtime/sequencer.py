@@ -160,7 +160,7 @@ class InputSequencer:
 
     async def drain_waiting(self) -> None:
         """Process the waiting records that a newer fetch vouches for, and those that waited
-        too long for another topic.
+        too long for another topic whose partition answered fetches meanwhile.
 
         Nothing is processed while the group rebalances: the records still buffered then are
         dropped at the new assignment and read again from the committed offsets.
@@ -173,13 +173,15 @@ class InputSequencer:
             if now - since >= self._max_wait_s:
                 # Only a partition whose every record up to its last known end was received
                 # stops being waited for: one known to hold more is waited for until they
-                # arrive, however slow the fetches (or the broker) are.
+                # arrive, however slow the fetches (or the broker) are. And only once a fetch
+                # made during the wait answered: a broker away answers nothing, and its
+                # partitions may hold records the worker has not heard of.
                 quiet = [
                     tp
                     for tp in (
                         TP(topic, partition) for topic in self._merges[partition].idle_topics()
                     )
-                    if self._received_all(tp)
+                    if self._received_all(tp) and self._fetched_since(tp, since)
                 ]
                 if quiet:
                     self._quiet.update(quiet)
@@ -291,6 +293,12 @@ class InputSequencer:
             if arrival[0] >= offset:
                 return arrival
         return None
+
+    def _fetched_since(self, tp: TP, since: float) -> bool:
+        """Whether a fetch of ``tp`` requested at ``since`` (monotonic seconds) or later was
+        answered."""
+        requested = self._progress.requested_at(tp)
+        return requested is not None and requested >= since
 
     def _received_all(self, tp: TP) -> bool:
         """Whether every record of ``tp`` up to the end its last fetch reported was received."""

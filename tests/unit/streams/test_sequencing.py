@@ -278,6 +278,7 @@ def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_nothing_goes_in_a_
     asyncio.run(seq.receive(batch("scans", 0, 7, 1.0)))
     asyncio.run(seq.drain_waiting())
     assert processor.seen == []
+    progress.requested = 0.5  # fetches answer during the wait
     clock.now = 5.0
     asyncio.run(seq.drain_waiting())
     assert processor.seen == ["scans@7"]
@@ -290,6 +291,27 @@ def test_a_quiet_partition_is_waited_for_at_most_the_wait_and_nothing_goes_in_a_
     asyncio.run(seq.drain_waiting())
     assert processor.seen[-1] == "scans@8"
     assert seq.buffered == 1
+
+
+def test_a_partition_is_never_given_up_on_while_the_broker_answers_no_fetch() -> None:
+    """The broker went away: the dispatch partition's last fetch (before the scan arrived) found
+    nothing more, but no fetch made since was answered, so it may hold dispatches the worker has
+    not heard of. The scan waits however long, and goes once a fetch answers again."""
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 9, TP("dispatches", 0): 0}
+    progress.fetched = 500
+    progress.requested = 0.5
+    clock.now = 1.0
+    seq = sequencer(progress, processor, clock)
+    asyncio.run(seq.receive(batch("scans", 0, 7, 1.0)))
+    for now in (6.0, 60.0, 600.0):
+        clock.now = now
+        asyncio.run(seq.drain_waiting())
+    assert processor.seen == []
+    progress.requested = 600.5  # the broker is back, and still holds nothing earlier
+    clock.now = 601.0
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["scans@7"]
 
 
 def test_a_partition_processed_to_its_end_before_a_restart_is_caught_up_without_records() -> None:
