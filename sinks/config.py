@@ -121,9 +121,13 @@ class SinkConfig:
     query_port: int | None = 8124
     """Port of the read-only query endpoint on 127.0.0.1 (embedded target only); None: off."""
     metrics_port: int | None = 9464
-    """Port of the Prometheus ``/metrics`` endpoint; None: off."""
+    """Port of the monitoring endpoint (``/metrics``, ``/health``, ``/health/live``); None:
+    off."""
     metrics_host: str = "127.0.0.1"
-    """Address ``/metrics`` listens on; a container sets 0.0.0.0 so Prometheus can scrape it."""
+    """Address the monitoring endpoint listens on; a container sets 0.0.0.0 so Prometheus and
+    the probes reach it."""
+    unreachable_after: float = 30.0
+    """Seconds of failing ClickHouse calls before ``/health`` reports the sink not ready."""
     session_timeout: float = 45.0
     """Seconds without a heartbeat before the group hands a silent (crashed) sink's
     partitions to another member."""
@@ -140,3 +144,5 @@ class SinkConfig:
             raise ValueError("batch_max_age must be positive")
         if self.ttl_days < 0:
             raise ValueError("ttl_days must be 0 (keep forever) or positive")
+        if self.unreachable_after <= 0:
+            raise ValueError("unreachable_after must be positive")

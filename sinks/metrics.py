@@ -1,4 +1,4 @@
-"""The sink's Prometheus metrics, served on ``/metrics``.
+"""The sink's Prometheus metrics, served on ``/metrics`` (:mod:`sinks.monitoring`).
 
 Each :class:`SinkMetrics` has its own registry, so several sinks in one process (tests) keep
 their figures apart.
@@ -6,9 +6,7 @@ their figures apart.
 
 from __future__ import annotations
 
-from wsgiref.simple_server import WSGIServer
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class SinkMetrics:
@@ -76,8 +74,3 @@ class SinkMetrics:
             ["topic", "partition"],
             registry=r,
         )
-
-    def serve(self, port: int, host: str = "127.0.0.1") -> WSGIServer:
-        """Serve ``/metrics`` on ``host``:``port`` in a daemon thread (0: any free port)."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        return server

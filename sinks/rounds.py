@@ -27,8 +27,10 @@ class Round:
     marks: list[tuple[Batch, BatchStatus]]
     done_marks: int
     """How many of the oldest unmarked batches ``marks`` marks done."""
+    probe: bool = False
+    """Only asks whether ClickHouse answers: no batches, no marks."""
     ledger_error: Exception | None = None
-    """The ledger insert failed: no batch of the round was inserted."""
+    """The ledger insert (or the probe) failed: no batch of the round was inserted."""
     errors: dict[TopicPartition, Exception] = field(default_factory=dict)
     """Partitions whose batch failed; the others are stored."""
 
@@ -77,6 +79,11 @@ class RoundWriter:
             round_ = Round(list(batches), marks, len(self._unmarked))
             self._inflight = self._executor.submit(self._write, round_)
 
+    def probe(self) -> None:
+        """Start a round that only checks that ClickHouse answers."""
+        assert self._inflight is None, "one round at a time"
+        self._inflight = self._executor.submit(self._write, Round([], [], 0, probe=True))
+
     def finish(self, *, wait: bool) -> Round | None:
         """The round in flight once it is over (waiting for it if ``wait``), else None."""
         if self._inflight is None or not (wait or self._inflight.done()):
@@ -93,6 +100,8 @@ class RoundWriter:
     def _write(self, round_: Round) -> Round:
         # In the writer thread: ClickHouse only, nothing the polling thread touches.
         try:
+            if round_.probe:
+                self._ledger.check()
             if round_.marks:
                 if self._fault_hook is not None:
                     self._fault_hook(FaultPoint.BEFORE_LEDGER, round_.marks[0][0])

@@ -21,10 +21,12 @@ from schemas.codec import codec_for
 from schemas.errors import CodecError
 from sinks.batching import Admission, Batch, PartitionBuffer
 from sinks.clickhouse import connect, ensure_database
-from sinks.config import SinkConfig
+from sinks.config import ClickHouseTarget, SinkConfig
 from sinks.endpoint import QueryEndpoint
+from sinks.health import HealthFacts, SinkHealth
 from sinks.metrics import SinkMetrics
 from sinks.migrations import migrate, verify
+from sinks.monitoring import serve
 from sinks.rounds import RoundWriter
 from sinks.state import BatchLedger
 from sinks.tables import Table, tables
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 TP = tuple[str, int]
 _LAG_INTERVAL = 1.0
 _CONSUME_BATCH = 1000
+_PROBE_INTERVAL = 10.0
+"""Seconds without a ClickHouse call after which an idle sink checks that ClickHouse answers."""
 _HEADER = 10
 """Bytes of the single-object header: marker and writer fingerprint."""
 
@@ -50,6 +54,7 @@ class _Partition:
     retry_at: float = 0.0
     halted: bool = False
     """Stopped taking records at an undecodable one."""
+    halt_reason: str = ""
     stuck: bool = False
     """Stopped writing: a batch holds a record ClickHouse cannot decode."""
     paused: bool = False
@@ -68,6 +73,7 @@ class Sink:
     def __init__(self, config: SinkConfig, metrics: SinkMetrics | None = None) -> None:
         self.config = config
         self.metrics = metrics or SinkMetrics()
+        self.health = SinkHealth(config.unreachable_after)
         self._tables = tables(config.topics)
         self._partitions: dict[TP, _Partition] = {}
         self._stop = threading.Event()
@@ -79,6 +85,11 @@ class Sink:
         self._mark_failures = 0
         self._marks_retry_at = 0.0
         self._next_lag_update = 0.0
+        self._assigned = False
+        self._failing_since: float | None = None
+        self._failing_error: str | None = None
+        self._last_call = 0.0
+        """Monotonic time ClickHouse last answered or failed a call."""
         self.running = threading.Event()
         """Set once the schema is migrated and the consumer subscribed."""
         self.query_port: int | None = None
@@ -97,10 +108,26 @@ class Sink:
     def run(self) -> None:
         """Migrate, serve the endpoints, consume until :meth:`stop`, then shut down cleanly."""
         target = self.config.clickhouse
+        servers: list[Any] = []
+        if self.config.metrics_port is not None:
+            # First, so probes see the start-up (a migration can take a while).
+            monitoring = serve(
+                self.metrics, self.health, self.config.metrics_port, self.config.metrics_host
+            )
+            servers.append(monitoring)
+            self.metrics_port = monitoring.server_port
+        try:
+            self._serve(target, servers)
+        finally:
+            for server in servers:
+                server.shutdown()
+                server.server_close()
+            self.running.clear()
+
+    def _serve(self, target: ClickHouseTarget, servers: list[Any]) -> None:
         if self.config.manage_schema:
             ensure_database(target)
         client = connect(target)
-        servers: list[Any] = []
         try:
             if self.config.manage_schema:
                 version = migrate(client, self.config.ttl_days).current_version
@@ -110,12 +137,7 @@ class Sink:
             self._ledger = BatchLedger(client)
             writer = BatchWriter(client, self.metrics, self.config.fault_hook)
             self._rounds = RoundWriter(self._ledger, writer, self._tables, self.config.fault_hook)
-            if self.config.metrics_port is not None:
-                metrics_server = self.metrics.serve(
-                    self.config.metrics_port, self.config.metrics_host
-                )
-                servers.append(metrics_server)
-                self.metrics_port = metrics_server.server_port
+            self._last_call = time.monotonic()
             if target.embedded and self.config.query_port is not None:
                 endpoint = QueryEndpoint(target, self.config.query_port)
                 endpoint.start()
@@ -125,11 +147,7 @@ class Sink:
         finally:
             if self._rounds is not None:
                 self._rounds.close()
-            for server in servers:
-                server.shutdown()
-                server.server_close()
             client.close()
-            self.running.clear()
 
     def _consume(self) -> None:
         consumer = Consumer(
@@ -172,7 +190,10 @@ class Sink:
                 if not rounds.busy:
                     self._load_states(now)
                     self._start_round(now)
+                if not rounds.busy:
+                    self._probe(now)
                 self._update_gauges(now)
+                self._publish_health(now)
             self._finish_round(wait=True)
             self._drain()
         finally:
@@ -224,6 +245,9 @@ class Sink:
         assert state.buffer is not None
         state.buffer.seal()
         state.halted = True
+        state.halt_reason = (
+            f"{topic}[{partition}] halted at offset {offset}: {type(error).__name__}: {error}"
+        )
         self._pause((topic, partition), state)
         self.metrics.undecodable.labels(topic).inc()
         self.metrics.halted.labels(topic, str(partition)).set(1)
@@ -286,6 +310,10 @@ class Sink:
                 self._halt(tp[0], tp[1], error.offset, state, error.error)
             else:  # any failure: the batch is retried, never skipped
                 self._retry_later(tp, state, batch, now, error)
+        failure = round_.ledger_error or next(
+            (e for e in round_.errors.values() if not isinstance(e, UndecodableRecordError)), None
+        )
+        self._clickhouse_called(now, failure)
         if round_.ledger_error is None:
             self._mark_failures, self._marks_retry_at = 0, 0.0
         else:
@@ -389,6 +417,7 @@ class Sink:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.assign(partitions)
+        self._assigned = True
         for tp in partitions:
             table = self._tables[tp.topic]
             state = _Partition(table, known_headers(table.record_type))
@@ -410,12 +439,14 @@ class Sink:
         try:
             states = self._ledger.load(waiting)
         except Exception as error:  # ClickHouse unreachable: keep the partitions paused
+            self._clickhouse_called(now, error)
             for tp in waiting:
                 part = self._partitions[tp]
                 part.attempts += 1
                 part.retry_at = now + self.config.retry.delay(part.attempts)
             log.warning("cannot read the batch ledger, retrying", extra={"error": str(error)})
             return
+        self._clickhouse_called(now, None)
         for tp in waiting:
             part = self._partitions[tp]
             known = states.get(tp)
@@ -468,6 +499,8 @@ class Sink:
                     gauge.remove(tp.topic, str(tp.partition))
             with self._positions_lock:
                 self._positions.pop(key, None)
+        if not self._partitions:  # all revoked: waiting for the group's next assignment
+            self._assigned = False
 
     def _pause(self, tp: TP, state: _Partition) -> None:
         if not state.paused and self._consumer is not None:
@@ -492,6 +525,45 @@ class Sink:
     def _set_position(self, tp: TP, offset: int) -> None:
         with self._positions_lock:
             self._positions[tp] = offset
+
+    # -- health ----------------------------------------------------------------------------
+
+    def _clickhouse_called(self, now: float, failure: Exception | None) -> None:
+        """Note how a ClickHouse call went: ``/health`` counts failures since the last success."""
+        self._last_call = now
+        if failure is None:
+            self._failing_since, self._failing_error = None, None
+            return
+        if self._failing_since is None:
+            self._failing_since = now
+        self._failing_error = f"{type(failure).__name__}: {failure}"
+
+    def _probe(self, now: float) -> None:
+        # Writes and ledger reads tell whether ClickHouse answers; an idle sink asks it, so
+        # /health knows when there is nothing to write. A partition waiting to retry a write
+        # will learn it from the retry.
+        if now - self._last_call < _PROBE_INTERVAL or any(
+            s.attempts for s in self._partitions.values()
+        ):
+            return
+        assert self._rounds is not None
+        self._rounds.probe()
+        self._last_call = now
+
+    def _publish_health(self, now: float) -> None:
+        self.health.update(
+            HealthFacts(
+                at=now,
+                assigned=self._assigned,
+                partitions=len(self._partitions),
+                loading=tuple(
+                    f"{tp[0]}[{tp[1]}]" for tp, s in self._partitions.items() if s.buffer is None
+                ),
+                halted=tuple(s.halt_reason for s in self._partitions.values() if s.halted),
+                clickhouse_failing_since=self._failing_since,
+                clickhouse_error=self._failing_error,
+            )
+        )
 
     def _update_gauges(self, now: float) -> None:
         if now < self._next_lag_update or self._consumer is None:

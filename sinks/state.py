@@ -35,6 +35,10 @@ class BatchLedger:
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    def check(self) -> None:
+        """Raise unless ClickHouse answers a query of the ledger's database."""
+        self._client.command("SELECT 1")
+
     def load(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, PartitionState]:
         """The latest intent of each of ``partitions`` that has one."""
         wanted = set(partitions)

@@ -1,4 +1,4 @@
-"""Calls to the services' HTTP endpoints: worker health and web view, Prometheus metrics.
+"""Calls to the services' HTTP endpoints: worker and sink health, web view, Prometheus metrics.
 
 Everything here answers ``None`` (or raises :class:`EndpointError`) when nothing listens,
 so callers can say which service to start.
@@ -43,6 +43,19 @@ class WorkerHealth:
     worker: str
     partitions: tuple[int, ...]
     """Partitions it serves."""
+    reasons: tuple[str, ...] = ()
+    """Why it is not ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class SinkHealth:
+    """A sink's ``/health``."""
+
+    ready: bool
+    phase: str
+    """``ready``, or what holds it (starting, assigning, loading, halted,
+    clickhouse-unreachable, stalled)."""
+    reasons: tuple[str, ...]
 
 
 def get(url: str, timeout: float = _TIMEOUT) -> Answer:
@@ -69,6 +82,21 @@ def worker_health(web_url: str, timeout: float = _TIMEOUT) -> WorkerHealth | Non
         phase=str(body.get("status", f"HTTP {answer.status}")),
         worker=str(body.get("worker", "")),
         partitions=tuple(int(p) for p in body.get("partitions", [])),
+        reasons=tuple(str(r) for r in body.get("reasons", [])),
+    )
+
+
+def sink_health(health_url: str, timeout: float = _TIMEOUT) -> SinkHealth | None:
+    """The sink's health (``health_url`` ends in ``/health``), or None when it does not answer."""
+    try:
+        answer = get(health_url, timeout)
+    except EndpointError:
+        return None
+    body = answer.body if isinstance(answer.body, dict) else {}
+    return SinkHealth(
+        ready=answer.status == 200,
+        phase=str(body.get("status", f"HTTP {answer.status}")),
+        reasons=tuple(str(r) for r in body.get("reasons", [])),
     )
 
 

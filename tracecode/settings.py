@@ -167,12 +167,21 @@ class SinkSettings(BaseSettings):
         "store only); 0: off.",
     )
     metrics_port: int = Field(
-        9464, ge=0, le=65535, description="Port of the sink's Prometheus /metrics; 0: off."
+        9464,
+        ge=0,
+        le=65535,
+        description="Port of the sink's /metrics, /health and /health/live; 0: off.",
     )
     metrics_host: str = Field(
         "127.0.0.1",
-        description="Address the sink's /metrics listens on (0.0.0.0 in a container, so "
-        "Prometheus can scrape it).",
+        description="Address the sink's /metrics and /health listen on (0.0.0.0 in a "
+        "container, so Prometheus and the probes reach them).",
+    )
+    unreachable_after: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds of failing ClickHouse calls before the sink's /health reports "
+        "it not ready.",
     )
     shutdown_timeout: float = Field(
         30.0, gt=0, description="Seconds a stopping sink keeps trying to write what it holds."
@@ -464,6 +473,7 @@ class Settings(BaseSettings):
                 query_port=self.sink.query_port or None,
                 metrics_port=self.sink.metrics_port or None,
                 metrics_host=self.sink.metrics_host,
+                unreachable_after=self.sink.unreachable_after,
                 session_timeout=self.sink.session_timeout,
                 shutdown_timeout=self.sink.shutdown_timeout,
             )

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 from aiokafka.errors import ProducerFenced
 from aiokafka.structs import TopicPartition
-from faust.exceptions import ProducerSendError
+from faust.exceptions import ConsumerNotStarted, ProducerSendError
 from faust.tables.manager import TableManager
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers import aiokafka as aiokafka_driver
@@ -152,6 +152,16 @@ class WorkerConsumer(aiokafka_driver.Consumer):
         self.stop_flow()
         await self.commit_and_end_transactions()
         await super().on_partitions_revoked(revoked)
+
+    def broker_connected(self) -> bool:
+        """Whether the consumer knows its group coordinator: aiokafka forgets it when a
+        heartbeat or a commit cannot reach it, and looks it up again until the broker answers."""
+        try:
+            consumer = self._thread._ensure_consumer()
+        except ConsumerNotStarted:
+            return False
+        coordinator = consumer._coordinator
+        return coordinator is not None and coordinator.coordinator_id is not None
 
     def fetched_at_ms(self, tp: TP) -> int | None:
         """Wall-clock time (ms) of the fetch that last reported ``tp``'s high watermark."""

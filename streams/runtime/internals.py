@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.consumer.subscription_state import TopicPartitionState
 from faust import App
 from faust.stores.rocksdb import Store as RocksDBStore
@@ -131,6 +132,16 @@ FETCH_ATTRIBUTES = (
         "timestamp",
         None,
         "wall-clock ms of the last fetch response that reported the partition",
+    ),
+)
+
+COORDINATOR_ATTRIBUTES = (
+    Internal(AIOKafkaConsumer, "_coordinator", None, "the group coordinator (None: no group)"),
+    Internal(
+        GroupCoordinator,
+        "coordinator_id",
+        None,
+        "the coordinator's broker, None while it is unknown: the worker's /health reports it",
     ),
 )
 

@@ -23,6 +23,7 @@ from yarl import URL
 from schemas.codes import MarketplaceFormat, parse_code
 from schemas.errors import InvalidCodeError
 from streams.config import SHIPMENTS_TABLE
+from streams.runtime.exactly_once import WorkerConsumer
 from streams.runtime.states import ShipmentStates
 
 ROUTED_HEADER = "X-Tracecode-Routed-From"
@@ -108,18 +109,23 @@ def install_views(
     @app.page("/health")
     class HealthView(View):
         async def get(self, request: Request) -> Response:
-            ready = is_ready(app)
             topics = {changelog_topic}
             partitions = sorted(
                 tp.partition for tp in app.assignor.assigned_actives() if tp.topic in topics
             )
+            consumer = app.consumer
+            connected = not isinstance(consumer, WorkerConsumer) or consumer.broker_connected()
+            phase, reasons = readiness(
+                app, has_partitions=bool(partitions), broker_connected=connected
+            )
             body = {
-                "status": "ready" if ready else _phase(app),
+                "status": phase,
                 "worker": worker_id,
                 "partitions": partitions,
+                "reasons": list(reasons),
                 "processing_guarantee": app.conf.processing_guarantee.value,
             }
-            return self.json(body, status=200 if ready else 503)
+            return self.json(body, status=200 if phase == "ready" else 503)
 
     @app.page("/health/live")
     class LivenessView(View):
@@ -128,14 +134,31 @@ def install_views(
 
 
 def is_ready(app: faust.App) -> bool:
-    """Whether the worker serves its partitions: assigned, tables recovered, not rebalancing."""
+    """Whether the worker serves its partitions' state: assigned, tables recovered, not
+    rebalancing. (It still does while the broker is away: the state is as of the outage.)"""
     return bool(app.started and not app.rebalancing and app.tables.actives_ready)
 
 
-def _phase(app: faust.App) -> str:
+def readiness(
+    app: faust.App, *, has_partitions: bool, broker_connected: bool
+) -> tuple[str, tuple[str, ...]]:
+    """What ``/health`` reports: ``ready``, or the phase the worker is in and why."""
     if not app.started:
-        return "starting"
-    return "rebalancing" if app.rebalancing else "recovering"
+        return "starting", ("the worker is starting",)
+    if app.rebalancing:
+        return "rebalancing", ("the group is moving partitions between its workers",)
+    if not app.tables.actives_ready:
+        return "recovering", ("rebuilding the state of its partitions from the changelog",)
+    if not broker_connected:
+        return "broker-unreachable", (
+            "the group coordinator does not answer: the worker waits for Kafka and goes on "
+            "by itself once it is back",
+        )
+    if not has_partitions:
+        # An idle member is not serving anything (more workers than partitions, or a group
+        # that has not assigned this one yet).
+        return "unassigned", ("the group assigned this worker no partitions",)
+    return "ready", ()
 
 
 def _same_node(a: URL, b: URL) -> bool:

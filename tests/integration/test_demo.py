@@ -222,7 +222,7 @@ def test_status_shows_the_running_stack(demo: Demo) -> None:
     lines = result.stdout.splitlines()
     for name in ("worker-1", "worker-2"):
         assert any(name in line and "ready" in line for line in lines), name
-    assert any(line.split()[:2] == ["sink", "running"] for line in lines if line.split())
+    assert any(line.split()[:2] == ["sink", "ready"] for line in lines if line.split())
     lag_rows = [
         row for row in map(str.split, lines) if len(row) == 4 and row[1] in ("workers", "sink")
     ]

@@ -52,7 +52,9 @@ def _run(settings: Settings) -> None:
         console.print(f"  queries: {urls['queries']} (read-only)")
     if config.metrics_port:
         urls["metrics"] = local_url(config.metrics_host, config.metrics_port, "/metrics")
+        urls["health"] = local_url(config.metrics_host, config.metrics_port, "/health")
         console.print(f"  metrics: {urls['metrics']}")
+        console.print(f"  health:  {urls['health']}")
     registry = ServiceRegistry.of(settings.data_dir)
     announcement = registry.registered(ServiceKind.SINK, SINK_NAME, urls)
     try:

@@ -11,7 +11,7 @@ from rich.table import Table
 from sinks.query import endpoint_answers
 from tracecode.broker import LocalBroker
 from tracecode.cli._output import console
-from tracecode.endpoints import EndpointError, get, worker_health
+from tracecode.endpoints import sink_health, worker_health
 from tracecode.errors import TracecodeError
 from tracecode.lag import GroupLag, KafkaOffsets
 from tracecode.services import Service, ServiceKind, ServiceRegistry
@@ -95,23 +95,24 @@ def _worker_row(worker: Service) -> tuple[str, ...]:
         partitions = ",".join(str(p) for p in health.partitions) or "none"
         state, detail = "[green]ready[/]", f"partitions {partitions}"
     else:
-        state, detail = f"[yellow]{escape(health.phase)}[/]", ""
-    return (escape(worker.name), state, str(worker.pid), escape(url), detail)
+        state, detail = f"[yellow]{escape(health.phase)}[/]", "; ".join(health.reasons)
+    return (escape(worker.name), state, str(worker.pid), escape(url), escape(detail))
 
 
 def _sink_row(sink: Service) -> tuple[str, ...]:
     queries, metrics = sink.urls.get("queries"), sink.urls.get("metrics")
-    answering = False
-    if queries:
-        answering = endpoint_answers(int(queries.rsplit(":", 1)[1]))
-    elif metrics:
-        try:
-            answering = get(metrics, timeout=2.0).status == 200
-        except EndpointError:
-            answering = False
-    state = "[green]running[/]" if answering else "[red]not answering[/]"
-    address = queries or metrics or "-"
+    health_url = sink.urls.get("health")
+    health = sink_health(health_url, timeout=2.0) if health_url else None
     detail = f"metrics {metrics}" if queries and metrics else ""
+    if health is not None and health.ready:
+        state = "[green]ready[/]"
+    elif health is not None:
+        state, detail = f"[yellow]{escape(health.phase)}[/]", "; ".join(health.reasons)
+    elif not health_url and queries and endpoint_answers(int(queries.rsplit(":", 1)[1])):
+        state = "[green]running[/]"  # no monitoring endpoint (TRACECODE_SINK_METRICS_PORT=0)
+    else:
+        state = "[red]not answering[/]"
+    address = queries or metrics or "-"
     return (escape(sink.name), state, str(sink.pid), escape(address), escape(detail))
 
 

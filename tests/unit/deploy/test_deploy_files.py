@@ -39,7 +39,9 @@ from prometheus_client.metrics import MetricWrapperBase
 
 import streams.runtime.app
 import streams.runtime.web
+from sinks.health import SinkHealth
 from sinks.metrics import SinkMetrics
+from sinks.monitoring import monitoring_app
 from streams.runtime.metrics import JoinMetrics
 from tracecode.broker import KAFKA_VERSION
 from tracecode.cli import main
@@ -317,6 +319,24 @@ def test_health_and_metrics_paths_exist_in_the_worker() -> None:
                 used.add(container[probe]["httpGet"]["path"])
     assert used, "no worker health check found"
     assert used <= pages, f"health paths the worker does not serve: {used - pages}"
+
+
+def test_the_sink_is_probed_on_its_health_paths() -> None:
+    used = set()
+    for service in compose_services().values():
+        if service.get("command") == ["sink"]:
+            used |= set(re.findall(r":\d+(/[\w/]+)", str(service["healthcheck"]["test"])))
+    for _, container in tracecode_containers():
+        if container["args"] == ["sink"]:
+            used |= {
+                container[probe]["httpGet"]["path"]
+                for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+            }
+    assert used == {"/health", "/health/live"}
+    app = monitoring_app(SinkMetrics(), SinkHealth(unreachable_after=30.0))
+    for path in used:
+        body = b"".join(app({"PATH_INFO": path}, lambda status, headers: None))
+        assert json.loads(body)["status"] == "starting", f"the sink does not serve {path}"
 
 
 def test_image_build_installs_the_whole_project() -> None:

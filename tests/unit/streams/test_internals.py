@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.consumer.subscription_state import TopicPartitionState
 from faust.types import TP
 
@@ -69,3 +70,21 @@ def test_the_fetch_members_the_fetch_clock_reads_are_there() -> None:
     assert internals.attribute_problems(consumer, internals.FETCH_ATTRIBUTES[:1]) == []
     assert internals.attribute_problems(state, internals.FETCH_ATTRIBUTES[1:]) == []
     assert state.timestamp is None  # type: ignore[attr-defined]
+
+
+def test_the_coordinator_members_the_worker_s_health_reads_are_there() -> None:
+    """The aiokafka consumer keeps its group coordinator, which names the coordinator's broker
+    and forgets it (``None``) while that broker does not answer."""
+
+    async def build() -> tuple[object, object]:
+        consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", group_id="unit")
+        coordinator = GroupCoordinator(consumer._client, consumer._subscription)
+        return consumer, coordinator
+
+    consumer, coordinator = asyncio.run(build())
+    assert internals.attribute_problems(consumer, internals.COORDINATOR_ATTRIBUTES[:1]) == []
+    assert internals.attribute_problems(coordinator, internals.COORDINATOR_ATTRIBUTES[1:]) == []
+    assert coordinator.coordinator_id is None  # type: ignore[attr-defined]
+    coordinator.coordinator_id = 1  # type: ignore[attr-defined]
+    coordinator.coordinator_dead()  # type: ignore[attr-defined]
+    assert coordinator.coordinator_id is None  # type: ignore[attr-defined]
