@@ -62,6 +62,8 @@ class _Partition:
     """The intent of the partition's next batch is recorded in the ledger."""
     end: int = -1
     """End offset of the partition when the consumer last reached it."""
+    committed_end: int = -1
+    """The last end offset committed past the records (see ``Sink._settle``)."""
     early: list[Message] = field(default_factory=list)
     """Records delivered before the ledger state was loaded (before the pause took effect):
     taken once it is."""
@@ -341,8 +343,8 @@ class Sink:
         state.buffer.stored(batch)
         state.intent = False
         self._rounds.stored(batch)
-        self._settle(tp, state)
         self._commit(tp, batch.next_offset, asynchronous=True)
+        self._settle(tp, state)
         if state.attempts:
             log.info(
                 "batch written after retries",
@@ -521,6 +523,11 @@ class Sink:
             # ones may be transaction markers, which are never delivered).
             position = max(position, state.end)
         self._set_position(tp, position)
+        if position > buffer.next_offset and position > state.committed_end:
+            # Only transaction markers lie between the last record and the end: committing
+            # past them lets the group's lag (kafka-consumer-groups, lag exporters) reach 0.
+            self._commit(tp, position, asynchronous=True)
+            state.committed_end = position
 
     def _set_position(self, tp: TP, offset: int) -> None:
         with self._positions_lock:
