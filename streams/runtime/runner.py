@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from pathlib import Path
 
 import faust
+from confluent_kafka import KafkaException
 
 from streams.config import WorkerConfig
 from streams.runtime.app import create_app
 from streams.runtime.exactly_once import WorkerProducer
 from streams.runtime.state_dir import StateDir
+from streams.runtime.topics import ensure_changelog
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +24,7 @@ def run_worker(config: WorkerConfig) -> int:
 
     Logging is left as the caller configured it; Faust's own set-up is skipped.
     """
+    _ensure_changelog(config)
     app = create_app(config)
     with StateDir(config.state_dir, Path(app.conf.tabledir)) as state:
         wiped = state.open_tables()
@@ -59,6 +63,21 @@ def run_worker(config: WorkerConfig) -> int:
             extra={"worker": config.worker_id, "status": status, "clean": clean},
         )
         return status
+
+
+def _ensure_changelog(config: WorkerConfig) -> None:
+    # A worker may start before its broker (a compose file, a node reboot): wait for it, as
+    # the Faust consumer would.
+    while True:
+        try:
+            ensure_changelog(config)
+            return
+        except KafkaException as error:
+            logger.warning(
+                "broker not answering, retrying in 2 s",
+                extra={"bootstrap_servers": config.kafka.bootstrap_servers, "error": str(error)},
+            )
+            time.sleep(2.0)
 
 
 def _tune_garbage_collection() -> None:

@@ -6,6 +6,7 @@ import click
 
 from streams.config import WorkerConfig
 from streams.runtime.runner import run_worker
+from streams.runtime.topics import ChangelogTopicError
 from tracecode.cli._output import console
 from tracecode.compiled import STALE_HINT, compiled_modules, stale_modules
 from tracecode.errors import TracecodeError
@@ -42,8 +43,11 @@ def worker(settings: Settings, worker_id: str | None, web_port: int | None) -> N
     announcement = ServiceRegistry.of(settings.data_dir).registered(
         ServiceKind.WORKER, config.worker_id, {"web": config.web_url}
     )
-    with announcement:
-        status = run_worker(config)
+    try:
+        with announcement:
+            status = run_worker(config)
+    except ChangelogTopicError as error:
+        raise TracecodeError(str(error)) from None
     if status:
         raise TracecodeError(
             f"worker {config.worker_id} stopped with status {status}",
