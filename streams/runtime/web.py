@@ -52,18 +52,20 @@ def install_views(
                 return self.json(
                     {"error": str(error), "code": code, "rule": error.rule}, status=400
                 )
+            if not is_ready(app):
+                return self._unavailable(canonical, "the worker is starting or rebalancing")
             routed_from = request.headers.get(ROUTED_HEADER)
-            if routed_from is None:
-                try:
+            try:
+                if routed_from is None:
                     owner = app.router.key_store(SHIPMENTS_TABLE, canonical)
-                except KeyError:
-                    return self._unavailable(canonical, "no worker owns its partition yet")
-                if not _same_node(owner, URL(str(app.conf.canonical_url))):
-                    return await self._forward(owner, canonical)
-            partition = app.producer.key_partition(changelog_topic, canonical.encode())
-            if not is_ready(app) or TP(changelog_topic, partition.partition) not in (
-                app.assignor.assigned_actives()
-            ):
+                    if not _same_node(owner, URL(str(app.conf.canonical_url))):
+                        return await self._forward(owner, canonical)
+                partition = app.producer.key_partition(changelog_topic, canonical.encode())
+            except (KeyError, TypeError):
+                # KeyError: no worker owns the partition yet; TypeError: aiokafka's producer
+                # has no metadata of the topic yet (a fresh start) and iterates over None.
+                return self._unavailable(canonical, "no worker owns its partition yet")
+            if TP(changelog_topic, partition.partition) not in (app.assignor.assigned_actives()):
                 return self._unavailable(canonical, "its partition is moving between workers")
             state = states.get(partition.partition, canonical)
             answered_by = {WORKER_HEADER: worker_id}

@@ -252,7 +252,11 @@ class WorkerProcess:
             with urllib.request.urlopen(self.url + path, timeout=10) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+            body = error.read() or b"null"
+            try:
+                return error.code, json.loads(body)
+            except ValueError:  # aiohttp's own error pages are text
+                return error.code, body.decode(errors="replace")
         except (urllib.error.URLError, ConnectionError):
             return 0, None
 
