@@ -24,6 +24,7 @@ from tracecode.settings import Settings, load_settings
 from tracecode.topics import KafkaUnreachableError, admin_client
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+FAULTS_DIR = Path(__file__).parent / "faults"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -39,6 +40,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(item.path).parents:
             item.add_marker(pytest.mark.integration)
+        if FAULTS_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.faults)
 
 
 @pytest.fixture(scope="session")
