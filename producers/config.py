@@ -61,6 +61,10 @@ class ProducerConfig:
             "batch.size": self.batch_size,
             "queue.buffering.max.messages": self.queue_max_messages,
             "delivery.timeout.ms": self.delivery_timeout_ms,
+            # A single broker shutting down reports its partitions leaderless; once it is back,
+            # librdkafka may learn their leader only at its next periodic metadata refresh (5 min
+            # by default, past the delivery timeout): every event queued meanwhile then fails.
+            "topic.metadata.refresh.interval.ms": 10_000,
             # Java-compatible murmur2 on the key: the partition Faust's table router expects,
             # and the same partition number for a code's scans and dispatches.
             "partitioner": "murmur2_random",

@@ -368,11 +368,17 @@ class Run:
         )
 
     def web_state(self, worker: WorkerProcess, code: str) -> Any:
-        def answered() -> tuple[int, Any] | None:
-            status, body = worker.get(f"/shipments/{urllib.parse.quote(code, safe='')}")
-            return (status, body) if status in (200, 404) else None
+        last: tuple[int, Any] = (0, None)
 
-        status, body = wait_for(answered, 60, f"the state of {code}", interval=0.5)
+        def answered() -> tuple[int, Any] | None:
+            nonlocal last
+            last = worker.get(f"/shipments/{urllib.parse.quote(code, safe='')}")
+            return last if last[0] in (200, 404) else None
+
+        try:
+            status, body = wait_for(answered, 60, f"the state of {code}", interval=0.5)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; {worker.worker_id} last answered {last}") from None
         return comparable(body) if status == 200 else None
 
     def wait_stored(self, timeout: float) -> None:

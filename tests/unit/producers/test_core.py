@@ -123,6 +123,8 @@ def test_guarantees_are_configured() -> None:
     assert config["partitioner"] == "murmur2_random"
     assert config["compression.type"] == "zstd"
     assert config["bootstrap.servers"] == "127.0.0.1:1"
+    # Leaders lost in a broker restart are learnt again well within the delivery timeout.
+    assert config["topic.metadata.refresh.interval.ms"] < config["delivery.timeout.ms"] / 4
 
 
 def test_a_full_queue_makes_send_wait_and_nothing_is_dropped() -> None:
