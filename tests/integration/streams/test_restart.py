@@ -41,7 +41,11 @@ def wait_for_progress(worker: WorkerProcess, at_least: float) -> None:
         applied = applied_so_far(worker)
         return applied if applied is not None and applied >= at_least else None
 
-    wait_for(progressed, 120, f"the worker to apply {at_least:.0f} events", interval=0.05)
+    try:
+        wait_for(progressed, 120, f"the worker to apply {at_least:.0f} events", interval=0.05)
+    except AssertionError as error:
+        tail = worker.log.read_text(errors="replace")[-6000:]
+        raise AssertionError(f"{error}; applied {applied_so_far(worker)}; log:\n{tail}") from None
 
 
 def test_a_worker_stopped_and_killed_mid_run_ends_like_a_clean_run(
