@@ -67,6 +67,11 @@ class WorkerConfig:
     """The most the clocks of two brokers may differ, when the broker stamps the input records
     (``LogAppendTime``): a fetch of the other input topic vouches that it holds nothing earlier
     once it was requested this long after the waiting record arrived."""
+    reorder_window_s: float = 0.0
+    """How far back in time a record of one input partition may be stamped relative to the
+    records before it, when several producers write the same partitions: the worker then
+    orders each partition by timestamp too (streams.runtime.sequencer). 0 takes each partition
+    in offset order, right for one producer per partition and for broker stamps."""
     state_cache_size: int = 4096
     """Decoded shipment states kept in memory, in front of RocksDB."""
     batch_records: int = 2000
@@ -101,6 +106,8 @@ class WorkerConfig:
             raise ValueError("fetch_margin_s cannot be negative")
         if self.broker_clock_skew_s < 0:
             raise ValueError("broker_clock_skew_s cannot be negative")
+        if self.reorder_window_s < 0:
+            raise ValueError("reorder_window_s cannot be negative")
         if self.state_cache_size < 0:
             raise ValueError("state_cache_size cannot be negative")
         if self.batch_records < 1:

@@ -282,6 +282,13 @@ class WorkerSettings(BaseSettings):
         "(LogAppendTime) a fetch of the other input topic requested this long after a record "
         "arrived vouches it holds nothing earlier.",
     )
+    reorder_window: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds by which records of one input partition may be out of timestamp "
+        "order, when several producers write the same partitions; above 0 the workers order "
+        "each partition by timestamp (live records then wait TRACECODE_WORKER_FETCH_MARGIN).",
+    )
     state_cache_size: int = Field(
         4096, ge=0, description="Decoded shipment states kept in memory in front of RocksDB."
     )
@@ -516,6 +523,7 @@ class Settings(BaseSettings):
                 live_commit_interval_s=min(worker.live_commit_interval, worker.commit_interval),
                 fetch_margin_s=worker.fetch_margin,
                 broker_clock_skew_s=worker.broker_clock_skew,
+                reorder_window_s=worker.reorder_window,
                 state_cache_size=worker.state_cache_size,
                 batch_records=worker.batch_records,
                 input_wait_s=worker.input_wait,

@@ -15,6 +15,16 @@ Merging is memoryless (the next record depends only on the heads), so the record
 before any stop plus the merge of what remains after it give the same order as one merge of
 everything: a restarted worker continues the same sequence. :func:`merged` is that order for
 records read back from Kafka (the reference checks).
+
+That holds while each partition is in timestamp order, as with one producer per partition or
+broker stamps. Several producers writing the same partitions (one connector per carrier)
+interleave records whose timestamps go back and forth by up to their difference in latency.
+:class:`ReorderingMerge` orders the records within each partition by timestamp as well, given a
+bound on that disorder (a *reorder window*): a topic whose latest received record is stamped
+more than the window after a buffered record can no longer deliver one before it. Records of
+one topic stamped the same millisecond keep their offset order, which is the order their
+producer sent them in (a batch of scans uploaded at once); between producers, a shared
+millisecond has no order but the log's.
 """
 
 from __future__ import annotations
@@ -63,6 +73,11 @@ class ArrivalMerge(Generic[T]):
     def idle_topics(self) -> list[str]:
         """The topics with nothing buffered."""
         return [topic for topic, queue in self._queues.items() if not queue]
+
+    def lowest_offset(self, topic: str) -> int | None:
+        """The lowest offset of ``topic`` still buffered (``None``: nothing is)."""
+        queue = self._queues[topic]
+        return queue[0][2] if queue else None
 
     def add(self, topic: str, timestamp_ms: int, offset: int, item: T) -> None:
         """Buffer a record (records of one topic arrive in offset order)."""
@@ -113,3 +128,99 @@ def merged(records: Iterable[Iterable[tuple[MergeKey, T]]]) -> Iterator[T]:
     """The records of several topics' partitions (each in offset order) in merged order."""
     for _key, item in heapq.merge(*records, key=lambda pair: pair[0]):
         yield item
+
+
+class ReorderingMerge(Generic[T]):
+    """An :class:`ArrivalMerge` that also orders the records of each topic by timestamp.
+
+    ``reorder_window_ms`` bounds the disorder within a partition: no record is stamped more
+    than that before a record at a lower offset of the same partition.
+    """
+
+    __slots__ = ("_heaps", "_latest", "_pending", "_ranks", "_released", "_size", "_window_ms")
+
+    def __init__(self, topics: Sequence[str], reorder_window_ms: int) -> None:
+        self._ranks = {topic: rank for rank, topic in enumerate(topics)}
+        self._heaps: dict[str, list[_Entry[T]]] = {topic: [] for topic in topics}
+        self._latest: dict[str, int] = {}
+        """The latest timestamp received of each topic."""
+        self._pending: dict[str, deque[int]] = {topic: deque() for topic in topics}
+        """The offsets buffered of each topic, lowest first, released ones not trimmed yet."""
+        self._released: dict[str, set[int]] = {topic: set() for topic in topics}
+        """Released offsets still behind a buffered one in ``_pending``."""
+        self._window_ms = reorder_window_ms
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def idle_topics(self) -> list[str]:
+        """The topics with nothing buffered."""
+        return [topic for topic, heap in self._heaps.items() if not heap]
+
+    def lowest_offset(self, topic: str) -> int | None:
+        """The lowest offset of ``topic`` still buffered (``None``: nothing is)."""
+        pending = self._pending[topic]
+        return pending[0] if pending else None
+
+    def add(self, topic: str, timestamp_ms: int, offset: int, item: T) -> None:
+        """Buffer a record (records of one topic arrive in offset order)."""
+        heapq.heappush(self._heaps[topic], (timestamp_ms, self._ranks[topic], offset, item))
+        self._pending[topic].append(offset)
+        if timestamp_ms > self._latest.get(topic, timestamp_ms - 1):
+            self._latest[topic] = timestamp_ms
+        self._size += 1
+
+    def add_all(self, topic: str, records: Iterable[tuple[int, int, T]]) -> None:
+        """Buffer records of ``topic`` given as (timestamp ms, offset, record), in offset
+        order."""
+        heap, pending, rank = self._heaps[topic], self._pending[topic], self._ranks[topic]
+        latest = self._latest.get(topic)
+        added = 0
+        for timestamp_ms, offset, item in records:
+            heapq.heappush(heap, (timestamp_ms, rank, offset, item))
+            pending.append(offset)
+            if latest is None or timestamp_ms > latest:
+                latest = timestamp_ms
+            added += 1
+        if latest is not None:
+            self._latest[topic] = latest
+        self._size += added
+
+    def release(self, caught_up: CaughtUp, limit: int | None = None, most: int = -1) -> list[T]:
+        """Every record that can be known to come next, in order, as
+        :meth:`ArrivalMerge.release`; a topic (buffered or idle) is asked ``caught_up`` unless
+        its latest record is stamped more than the reorder window after the next one."""
+        heaps = list(self._heaps.items())
+        latest, window = self._latest, self._window_ms
+        released: list[T] = []
+        while self._size and most != len(released):
+            first: _Entry[T] | None = None
+            first_topic = ""
+            for topic, heap in heaps:
+                if heap and (first is None or heap[0] < first):
+                    first, first_topic = heap[0], topic
+            assert first is not None
+            if limit is None or self._size <= limit:
+                horizon = first[0] + window
+                key = (first[0], first[1], first[2])
+                if any(
+                    latest.get(topic, horizon) <= horizon and not caught_up(topic, key)
+                    for topic, _heap in heaps
+                ):
+                    break
+            heapq.heappop(self._heaps[first_topic])
+            self._size -= 1
+            self._trim(first_topic, first[2])
+            released.append(first[3])
+        return released
+
+    def _trim(self, topic: str, offset: int) -> None:
+        pending = self._pending[topic]
+        if pending[0] != offset:
+            self._released[topic].add(offset)
+            return
+        pending.popleft()
+        done = self._released[topic]
+        while pending and pending[0] in done:
+            done.remove(pending.popleft())

@@ -120,6 +120,7 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         max_wait_s=config.input_wait_s,
         fetch_margin_ms=round(config.fetch_margin_s * 1000),
         clock_skew_s=config.broker_clock_skew_s,
+        reorder_window_ms=round(config.reorder_window_s * 1000),
     )
 
     async def handle_batch(batch: InputBatch) -> None:

@@ -40,9 +40,9 @@ class InputPositions:
     def __init__(self) -> None:
         self._next: dict[TP, int] = {}
 
-    def processed(self, tp: TP, offset: int) -> None:
-        """Record that the record at ``offset`` of ``tp`` (and all before it) is processed."""
-        self._next[tp] = offset + 1
+    def processed_before(self, tp: TP, offset: int) -> None:
+        """Record that every record of ``tp`` before ``offset`` is processed."""
+        self._next[tp] = offset
 
     def clear(self) -> None:
         """Forget every position (partitions were reassigned; they were committed before)."""

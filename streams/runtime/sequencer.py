@@ -30,6 +30,17 @@ knows the fetch came late enough depends on who stamped the records:
   the waiting record's timestamp (``WorkerConfig.fetch_margin_s``, 2 s), which covers the time a
   record spends in its producer (linger, requests) and clock skew between the producing and the
   consuming host. Every record then waits seconds whenever the other partition is idle.
+
+With several producers writing the same partitions, a partition's records are in timestamp order
+only to within their producers' difference in latency. ``reorder_window_ms``
+(``WorkerConfig.reorder_window_s``, off by default) makes the worker order each partition's
+records by timestamp too (:class:`~streams.join.merge.ReorderingMerge`): every topic, the
+waiting record's own included, must then vouch for it, which costs live records the fetch margin
+whether or not the other topic is idle. A partition's offset is committable up to its lowest
+record not processed yet, so records processed past it are read again after a restart, and the
+join takes them as the duplicates they are. A record stamped later than the fetch that brought
+it plus the fetch margin (a producer clock far ahead) is ordered as if stamped then, so that it
+cannot hold its partition's committed offset back until its time comes.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from typing import Any, Protocol
 
 from faust.types import TP
 
-from streams.join.merge import ArrivalMerge, MergeKey
+from streams.join.merge import ArrivalMerge, MergeKey, ReorderingMerge
 from streams.runtime.checkpoint import InputPositions
 from streams.runtime.processor import JoinProcessor
 from streams.runtime.sender import OutputSender
@@ -99,6 +110,7 @@ class InputSequencer:
         max_wait_s: float,
         fetch_margin_ms: int,
         clock_skew_s: float,
+        reorder_window_ms: int = 0,
         buffer_limit: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -110,10 +122,11 @@ class InputSequencer:
         self._max_wait_s = max_wait_s
         self._fetch_margin_ms = fetch_margin_ms
         self._clock_skew_s = clock_skew_s
+        self._reorder_window_ms = reorder_window_ms
         self._buffer_limit = buffer_limit
         self._monotonic = monotonic
         self._generation = progress.generation()
-        self._merges: dict[int, ArrivalMerge[Any]] = {}
+        self._merges: dict[int, ArrivalMerge[Any] | ReorderingMerge[Any]] = {}
         self._arrivals: dict[TP, deque[_Arrival]] = {}
         """The received batches of each input partition not processed yet."""
         self._broker_stamped: dict[str, bool] = {}
@@ -148,10 +161,7 @@ class InputSequencer:
                 arrivals = self._arrivals[tp] = deque()
             arrivals.append((accepted[-1].offset, now, stamped))
             self._broker_stamped[tp.topic] = stamped
-            merge = self._merges.get(tp.partition)
-            if merge is None:
-                merge = self._merges[tp.partition] = ArrivalMerge(self._topics)
-            merge.add_all(tp.topic, ((r.timestamp, r.offset, r) for r in accepted))
+            self._buffer(tp, accepted)
             self._quiet.discard(tp)
             partitions[tp.partition] = None
         for partition in partitions:
@@ -192,6 +202,27 @@ class InputSequencer:
             self._drain(partition)
         await self._sender.flush()
 
+    def _buffer(self, tp: TP, records: Sequence[Any]) -> None:
+        merge = self._merges.get(tp.partition)
+        if merge is None:
+            merge = self._merges[tp.partition] = (
+                ReorderingMerge(self._topics, self._reorder_window_ms)
+                if self._reorder_window_ms
+                else ArrivalMerge(self._topics)
+            )
+        if isinstance(merge, ArrivalMerge):
+            merge.add_all(tp.topic, ((r.timestamp, r.offset, r) for r in records))
+            return
+        fetched_at = self._progress.fetched_at_ms(tp)
+        latest = None if fetched_at is None else fetched_at + self._fetch_margin_ms
+        merge.add_all(
+            tp.topic,
+            (
+                (r.timestamp if latest is None else min(r.timestamp, latest), r.offset, r)
+                for r in records
+            ),
+        )
+
     def _drain(self, partition: int) -> None:
         merge = self._merges[partition]
 
@@ -202,12 +233,13 @@ class InputSequencer:
         processed = len(released)
         if released:
             self._processor.process(partition, released)
-            last: dict[str, int] = {record.topic: record.offset for record in released}
-            for topic, offset in last.items():
+            for topic in {record.topic for record in released}:
                 tp = TP(topic, partition)
-                self._positions.processed(tp, offset)
+                lowest = merge.lowest_offset(topic)
+                position = self._next[tp] if lowest is None else lowest
+                self._positions.processed_before(tp, position)
                 arrivals = self._arrivals.get(tp)
-                while arrivals and arrivals[0][0] <= offset:
+                while arrivals and arrivals[0][0] < position:
                     arrivals.popleft()
         if not len(merge):
             self._blocked.pop(partition, None)

@@ -166,7 +166,7 @@ def test_periodic_commits_wait_while_catching_up_and_forced_ones_never() -> None
 
     def periodic(at: float, offset: int) -> None:
         clock.now = at
-        positions.processed(TP("scans", 0), offset)
+        positions.processed_before(TP("scans", 0), offset + 1)
         asyncio.run(checkpoint.commit(periodic=True))
 
     periodic(0.1, 0)  # caught up: commits at every tick
@@ -177,6 +177,6 @@ def test_periodic_commits_wait_while_catching_up_and_forced_ones_never() -> None
     assert len(commits) == 1  # a backlog: not before a second has passed
     periodic(1.2, 3)
     assert commits[-1] == {TP("scans", 0): 4}
-    positions.processed(TP("scans", 0), 4)
+    positions.processed_before(TP("scans", 0), 5)
     asyncio.run(checkpoint.commit(start_new_transaction=False))  # revocation, stop
     assert commits[-1] == {TP("scans", 0): 5}

@@ -10,7 +10,13 @@ from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.join.merge import ArrivalMerge, MergeKey, merge_key, merged
+from streams.join.merge import (
+    ArrivalMerge,
+    MergeKey,
+    ReorderingMerge,
+    merge_key,
+    merged,
+)
 from streams.runtime.checkpoint import InputPositions
 from streams.runtime.sequencer import InputSequencer
 
@@ -136,6 +142,86 @@ def test_an_empty_partition_that_may_hold_earlier_records_is_waited_for() -> Non
     assert merge.pop(lambda topic, key: False, force=True) == "later scan"
 
 
+WINDOW_MS = 5
+
+
+def disordered_records(draw: st.DrawFn, topic: str) -> list[tuple[int, int, str]]:
+    """(timestamp, offset, label) records of one partition written by several producers: each
+    stamped at most ``WINDOW_MS`` before one at a lower offset; timestamps repeat."""
+    records: list[tuple[int, int, str]] = []
+    latest = 0
+    for offset in range(draw(st.integers(0, 25))):
+        stamp = draw(st.integers(max(latest - WINDOW_MS, 0), latest + 8))
+        latest = max(latest, stamp)
+        records.append((stamp, offset, f"{topic}@{offset}"))
+    return records
+
+
+@st.composite
+def two_disordered_partitions(draw: st.DrawFn) -> dict[str, list[tuple[int, int, str]]]:
+    return {topic: disordered_records(draw, topic) for topic in TOPICS}
+
+
+@given(two_disordered_partitions(), st.data())
+def test_a_reordering_merge_gives_the_timestamp_order_whatever_the_interleaving(
+    records: dict[str, list[tuple[int, int, str]]], data: st.DataObject
+) -> None:
+    """Within the reorder window, the records of each partition come out in timestamp order
+    (ties by topic, then offset), however the two partitions' fetches interleave; the lowest
+    offset still buffered is what the partition can commit."""
+    arrival = data.draw(
+        st.permutations(
+            [(topic, index) for topic in TOPICS for index in range(len(records[topic]))]
+        )
+    )
+    next_index = dict.fromkeys(TOPICS, 0)
+    merge: ReorderingMerge[str] = ReorderingMerge(TOPICS, WINDOW_MS)
+    out: list[str] = []
+
+    def caught_up(topic: str, key: MergeKey) -> bool:
+        return next_index[topic] == len(records[topic])
+
+    for topic, _ in arrival:
+        stamp, offset, label = records[topic][next_index[topic]]
+        next_index[topic] += 1
+        merge.add(topic, stamp, offset, label)
+        out.extend(merge.release(caught_up))
+        for each in TOPICS:
+            done = set(out)
+            pending = [o for _, o, label in records[each][: next_index[each]] if label not in done]
+            assert merge.lowest_offset(each) == (min(pending) if pending else None)
+    expected = sorted(
+        (stamp, rank, offset, label)
+        for rank, topic in enumerate(TOPICS)
+        for stamp, offset, label in records[topic]
+    )
+    assert out == [label for *_, label in expected]
+    assert len(merge) == 0
+
+
+def test_a_reordering_merge_trusts_a_topic_stamped_past_the_window() -> None:
+    """A topic whose latest record is stamped more than the window after the next one cannot
+    deliver anything before it: it is not asked."""
+    merge: ReorderingMerge[str] = ReorderingMerge(TOPICS, 100)
+    merge.add_all("scans", [(1_000, 0, "scan@0"), (850, 1, "scan@1")])
+    merge.add_all("dispatches", [(950, 0, "dispatch@0"), (1_100, 1, "dispatch@1")])
+    asked: list[str] = []
+
+    def never(topic: str, key: MergeKey) -> bool:
+        asked.append(topic)
+        return False
+
+    # 850 + 100: both topics reached past it. 950 + 100: the scans reached only 1,000.
+    assert merge.release(never) == ["scan@1"]
+    assert asked == ["scans"]
+    assert merge.lowest_offset("scans") == 0
+    merge.add("scans", 1_200, 2, "scan@2")
+    assert merge.release(never) == ["dispatch@0"]
+    assert asked == ["scans", "dispatches"]  # for scan@0 (1,000) the dispatches reached 1,100
+    assert merge.release(lambda topic, key: True) == ["scan@0", "dispatch@1", "scan@2"]
+    assert merge.lowest_offset("scans") is None
+
+
 @dataclass
 class Record:
     """The fields of an aiokafka consumer record the sequencer reads."""
@@ -232,6 +318,7 @@ def sequencer(
     clock: Clock,
     limit: int = 100,
     positions: InputPositions | None = None,
+    reorder_window_ms: int = 0,
 ) -> InputSequencer:
     return InputSequencer(
         TOPICS,
@@ -242,6 +329,7 @@ def sequencer(
         max_wait_s=5.0,
         fetch_margin_ms=FETCH_MARGIN_MS,
         clock_skew_s=CLOCK_SKEW_S,
+        reorder_window_ms=reorder_window_ms,
         buffer_limit=limit,
         monotonic=clock,
     )
@@ -493,3 +581,37 @@ def test_producer_stamped_input_keeps_the_fetch_margin() -> None:
         progress.fetched = 2_000 + FETCH_MARGIN_MS
         asyncio.run(seq.drain_waiting())
         assert processor.seen == ["dispatches@0", "scans@0"]
+
+
+def test_a_reorder_window_orders_each_partition_by_timestamp_and_commits_the_lowest() -> None:
+    """Two producers wrote one scans partition: offset 1 is stamped before offset 0. With a
+    reorder window the worker processes it first, and commits only up to offset 0, which is
+    still waiting; a record stamped far ahead of its fetch is ordered as if stamped then."""
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 2, TP("dispatches", 0): 0}
+    progress.fetched = 900
+    positions = InputPositions()
+    seq = sequencer(progress, processor, clock, positions=positions, reorder_window_ms=300)
+    scans = TP("scans", 0)
+    records = [Record("scans", 0, 0, 800), Record("scans", 0, 1, 700)]
+    asyncio.run(seq.receive({scans: records}))
+    assert processor.seen == []  # fetched at 900: nothing vouches for 700 + 250 yet
+    progress.fetched = 960  # vouches for 700, not 800
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["scans@1"]
+    assert positions.committable(Consumer()) == {scans: 0}
+    progress.marks[scans] = 3
+    asyncio.run(seq.receive({scans: [Record("scans", 0, 2, 10**12)]}))  # a clock years ahead
+    progress.fetched = 10_000
+    asyncio.run(seq.drain_waiting())
+    assert processor.seen == ["scans@1", "scans@0", "scans@2"]
+    assert positions.committable(Consumer()) == {scans: 3}
+
+
+def test_without_a_reorder_window_each_partition_goes_in_offset_order() -> None:
+    progress, processor, clock = Progress(), Processor(), Clock()
+    progress.marks = {TP("scans", 0): 2, TP("dispatches", 0): 0}
+    seq = sequencer(progress, processor, clock)
+    records = [Record("scans", 0, 0, 800), Record("scans", 0, 1, 700)]
+    asyncio.run(seq.receive({TP("scans", 0): records}))
+    assert processor.seen == ["scans@0", "scans@1"]
