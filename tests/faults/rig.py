@@ -378,7 +378,11 @@ class Run:
         try:
             status, body = wait_for(answered, 60, f"the state of {code}", interval=0.5)
         except AssertionError as error:
-            raise AssertionError(f"{error}; {worker.worker_id} last answered {last}") from None
+            worker._check_alive()
+            raise AssertionError(
+                f"{error}; {worker.worker_id} last answered {last}; its log ends:\n"
+                + worker.log.read_text(errors="replace")[-4000:]
+            ) from None
         return comparable(body) if status == 200 else None
 
     def wait_stored(self, timeout: float) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from tests.faults.input import Published
+from producers.events import EventKind
+from tests.faults.input import Item, Published, schedule
 from tests.faults.rig import Outcome, compare
 
 
@@ -61,3 +62,15 @@ def test_poison_not_dead_lettered_is_counted() -> None:
     published = Published(good=2, poison={("scans", 0, 9): "random-bytes"})
     figures = compare("poison", outcome(), outcome(), published)
     assert figures.failures() == {"dead_letters_unexplained": 1}
+
+
+def test_the_schedule_never_stamps_two_records_of_one_code_alike() -> None:
+    scan, again = b"\xc3\x01scan", b"\xc3\x01again"
+    items = [
+        Item(EventKind.SCAN, b"A", scan),
+        Item(EventKind.SCAN, b"A", again),  # due in the same millisecond as the first
+        Item(EventKind.SCAN, b"B", b"\xc3\x01other"),
+        Item(EventKind.SCAN, b"A", scan),  # a repeat takes the stamp before it
+        Item(EventKind.SCAN, b"B", b"bad", poison="random-bytes"),
+    ]
+    assert schedule(items, 1_000, rate=2_000.0) == [1_000, 1_001, 1_001, 1_001, 1_001]
