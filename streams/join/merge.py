@@ -163,14 +163,6 @@ class ReorderingMerge(Generic[T]):
         pending = self._pending[topic]
         return pending[0] if pending else None
 
-    def add(self, topic: str, timestamp_ms: int, offset: int, item: T) -> None:
-        """Buffer a record (records of one topic arrive in offset order)."""
-        heapq.heappush(self._heaps[topic], (timestamp_ms, self._ranks[topic], offset, item))
-        self._pending[topic].append(offset)
-        if timestamp_ms > self._latest.get(topic, timestamp_ms - 1):
-            self._latest[topic] = timestamp_ms
-        self._size += 1
-
     def add_all(self, topic: str, records: Iterable[tuple[int, int, T]]) -> None:
         """Buffer records of ``topic`` given as (timestamp ms, offset, record), in offset
         order."""

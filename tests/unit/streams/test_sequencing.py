@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,30 +49,41 @@ def reference(records: dict[str, list[tuple[int, int, str]]]) -> list[str]:
     )
 
 
+class Arrivals:
+    """The records of both partitions in a drawn interleaving, each partition in offset order;
+    a partition is caught up once all its records arrived."""
+
+    def __init__(self, records: dict[str, list[tuple[int, int, str]]], data: st.DataObject) -> None:
+        self.records = records
+        self.order = data.draw(
+            st.permutations(
+                [(topic, index) for topic in TOPICS for index in range(len(records[topic]))]
+            )
+        )
+        self.next_index = dict.fromkeys(TOPICS, 0)
+
+    def caught_up(self, topic: str, key: MergeKey) -> bool:
+        return self.next_index[topic] == len(self.records[topic])
+
+    def __iter__(self) -> Iterator[tuple[str, int, int, str]]:
+        for topic, _ in self.order:
+            stamp, offset, label = self.records[topic][self.next_index[topic]]
+            self.next_index[topic] += 1
+            yield topic, stamp, offset, label
+
+
 @given(two_partitions(), st.data())
 def test_any_fetch_interleaving_gives_the_merged_order(
     records: dict[str, list[tuple[int, int, str]]], data: st.DataObject
 ) -> None:
     """Records arrive in any interleaving of the two partitions; a partition is caught up once
     all its records arrived; the output is always the same."""
-    arrival = data.draw(
-        st.permutations(
-            [(topic, index) for topic in TOPICS for index in range(len(records[topic]))]
-        )
-    )
-    # Each partition delivers in offset order, whatever the interleaving between partitions.
-    next_index = dict.fromkeys(TOPICS, 0)
+    arrivals = Arrivals(records, data)
     merge: ArrivalMerge[str] = ArrivalMerge(TOPICS)
     out: list[str] = []
-
-    def caught_up(topic: str, key: MergeKey) -> bool:
-        return next_index[topic] == len(records[topic])
-
-    for topic, _ in arrival:
-        stamp, offset, label = records[topic][next_index[topic]]
-        next_index[topic] += 1
+    for topic, stamp, offset, label in arrivals:
         merge.add(topic, stamp, offset, label)
-        while (item := merge.pop(caught_up)) is not None:
+        while (item := merge.pop(arrivals.caught_up)) is not None:
             out.append(item)
     assert out == reference(records)
     assert len(merge) == 0
@@ -169,26 +181,16 @@ def test_a_reordering_merge_gives_the_timestamp_order_whatever_the_interleaving(
     """Within the reorder window, the records of each partition come out in timestamp order
     (ties by topic, then offset), however the two partitions' fetches interleave; the lowest
     offset still buffered is what the partition can commit."""
-    arrival = data.draw(
-        st.permutations(
-            [(topic, index) for topic in TOPICS for index in range(len(records[topic]))]
-        )
-    )
-    next_index = dict.fromkeys(TOPICS, 0)
+    arrivals = Arrivals(records, data)
     merge: ReorderingMerge[str] = ReorderingMerge(TOPICS, WINDOW_MS)
     out: list[str] = []
-
-    def caught_up(topic: str, key: MergeKey) -> bool:
-        return next_index[topic] == len(records[topic])
-
-    for topic, _ in arrival:
-        stamp, offset, label = records[topic][next_index[topic]]
-        next_index[topic] += 1
-        merge.add(topic, stamp, offset, label)
-        out.extend(merge.release(caught_up))
+    for topic, stamp, offset, label in arrivals:
+        merge.add_all(topic, [(stamp, offset, label)])
+        out.extend(merge.release(arrivals.caught_up))
         for each in TOPICS:
             done = set(out)
-            pending = [o for _, o, label in records[each][: next_index[each]] if label not in done]
+            received = records[each][: arrivals.next_index[each]]
+            pending = [o for _, o, label in received if label not in done]
             assert merge.lowest_offset(each) == (min(pending) if pending else None)
     expected = sorted(
         (stamp, rank, offset, label)
@@ -215,7 +217,7 @@ def test_a_reordering_merge_trusts_a_topic_stamped_past_the_window() -> None:
     assert merge.release(never) == ["scan@1"]
     assert asked == ["scans"]
     assert merge.lowest_offset("scans") == 0
-    merge.add("scans", 1_200, 2, "scan@2")
+    merge.add_all("scans", [(1_200, 2, "scan@2")])
     assert merge.release(never) == ["dispatch@0"]
     assert asked == ["scans", "dispatches"]  # for scan@0 (1,000) the dispatches reached 1,100
     assert merge.release(lambda topic, key: True) == ["scan@0", "dispatch@1", "scan@2"]
