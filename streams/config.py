@@ -82,6 +82,11 @@ class WorkerConfig:
     session_timeout_s: float = 30.0
     """How long the group waits for a worker that stopped heartbeating before moving its
     partitions (a restarted worker with the same id takes them back at once)."""
+    transaction_timeout_s: float = 300.0
+    """How long the broker keeps a transaction open before aborting it (exactly-once). A
+    worker cut off from the broker for longer is fenced when it is back, and stops; the next
+    owner of a partition aborts its open transaction at once, so a long timeout holds no reader
+    back. At most the broker's ``transaction.max.timeout.ms``."""
 
     def __post_init__(self) -> None:
         for name in ("app_id", "worker_id"):
@@ -114,6 +119,8 @@ class WorkerConfig:
             raise ValueError("batch_records must be at least 1")
         if self.input_wait_s <= 0:
             raise ValueError("input_wait_s must be positive")
+        if self.transaction_timeout_s < 1:
+            raise ValueError("transaction_timeout_s must be at least 1 s")
 
     @property
     def changelog_topic(self) -> str:

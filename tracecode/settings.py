@@ -311,6 +311,14 @@ class WorkerSettings(BaseSettings):
         description="Seconds without heartbeat before the group gives a worker's partitions to "
         "the others.",
     )
+    transaction_timeout: float = Field(
+        300.0,
+        ge=1,
+        le=900,
+        description="Seconds the broker keeps a worker's transaction open (exactly-once): a "
+        "worker cut off from the broker longer is fenced and stops. At most the broker's "
+        "transaction.max.timeout.ms (15 min by default).",
+    )
     stall_hours: float = Field(
         72.0, gt=0, description="In transit with no scan this long: stalled."
     )
@@ -528,6 +536,7 @@ class Settings(BaseSettings):
                 batch_records=worker.batch_records,
                 input_wait_s=worker.input_wait,
                 session_timeout_s=worker.session_timeout,
+                transaction_timeout_s=worker.transaction_timeout,
             )
         except ValueError as error:
             raise ValueError(f"worker settings (TRACECODE_WORKER_*): {error}") from error

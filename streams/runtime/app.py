@@ -92,6 +92,7 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
         key_serializer="raw",
         value_serializer="raw",
     )
+    app.transaction_timeout_ms = round(config.transaction_timeout_s * 1000)
     app.topics.add(inputs)
     app.input_topics = frozenset(inputs.topics)
     store = ShipmentStore(

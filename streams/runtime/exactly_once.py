@@ -38,6 +38,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import aiokafka
 import faust
 from aiokafka.errors import ProducerFenced
 from aiokafka.structs import TopicPartition
@@ -49,6 +50,7 @@ from faust.types import TP, ProcessingGuarantee
 from faust.types.transports import TPorTopicSet, TransportT
 
 from streams.runtime.fetch_clock import FetchClock
+from streams.runtime.producer_client import OutageTolerantProducer
 
 if TYPE_CHECKING:
     from streams.runtime.checkpoint import Checkpoint
@@ -87,6 +89,9 @@ class WorkerApp(faust.App):
         partition."""
         self.commit_failed = False
         """Set when a commit raised: the tables may hold uncommitted state."""
+        self.transaction_timeout_ms = 60_000
+        """How long the broker keeps a transaction of this worker open (aiokafka's default
+        until the worker sets its own)."""
 
     @property
     def in_transaction(self) -> bool:
@@ -304,7 +309,9 @@ class PartitionTransactions(TransactionManager):
 
 
 class WorkerProducer(aiokafka_driver.Producer):
-    """Faust's aiokafka producer: batch sends, delivery failures surfaced, strict commits."""
+    """Faust's aiokafka producer: batch sends, delivery failures surfaced, strict commits, and
+    aiokafka producers that ride out a broker outage (:mod:`streams.runtime.producer_client`).
+    """
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -313,6 +320,17 @@ class WorkerProducer(aiokafka_driver.Producer):
         self._trn_locks = {}
         self.failures: list[BaseException] = []
         """Records the broker did not take (the worker must not report a clean stop)."""
+
+    @property
+    def _producer_type(self) -> type[aiokafka.AIOKafkaProducer]:
+        return OutageTolerantProducer
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        # Faust leaves aiokafka's 60 s: a broker away that long would abort every open
+        # transaction and fence a worker that has lost nothing.
+        app = self.app
+        assert isinstance(app, WorkerApp)
+        return {**super()._settings_extra(), "transaction_timeout_ms": app.transaction_timeout_ms}
 
     def client_for(self, transactional_id: str | None) -> Any:
         """The aiokafka producer of ``transactional_id`` (``None``: the plain one)."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.client import AIOKafkaClient
 from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.consumer.subscription_state import TopicPartitionState
@@ -93,6 +94,24 @@ METHODS = (
         "the plain aiokafka producer (at-least-once outputs)",
     ),
     Internal(
+        aiokafka_driver.Producer,
+        "_settings_extra",
+        ("self",),
+        "aiokafka settings added to Faust's for every producer (the transaction timeout)",
+    ),
+    Internal(
+        AIOKafkaClient,
+        "coordinator_lookup",
+        ("self", "coordinator_type", "coordinator_key"),
+        "the coordinator lookup of a producer's sender, whose retriable errors it must retry",
+    ),
+    Internal(
+        AIOKafkaClient,
+        "_metadata_update",
+        ("self", "cluster_metadata", "topics"),
+        "one metadata update: a failed one waits the backoff before its callers retry",
+    ),
+    Internal(
         TableManager,
         "persist_offset_on_commit",
         ("self", "store", "tp", "offset"),
@@ -155,6 +174,17 @@ PRODUCER_ATTRIBUTES = (
     Internal(
         aiokafka_driver.Producer, "_trn_locks", None, "the commit lock of each transactional id"
     ),
+    Internal(
+        aiokafka_driver.Producer,
+        "_producer_type",
+        None,
+        "the aiokafka producer class Faust builds every producer from",
+    ),
+)
+
+CLIENT_ATTRIBUTES = (
+    Internal(AIOKafkaProducer, "client", None, "the producer's cluster client"),
+    Internal(AIOKafkaClient, "_retry_backoff", None, "seconds between two retries"),
 )
 
 

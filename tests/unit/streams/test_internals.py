@@ -18,6 +18,7 @@ from streams.runtime import internals
 from streams.runtime.app import create_app
 from streams.runtime.exactly_once import WorkerConsumer, WorkerProducer
 from streams.runtime.internals import Internal
+from streams.runtime.producer_client import OutageTolerantProducer
 
 
 def test_every_private_method_is_there_with_the_same_parameters() -> None:
@@ -88,3 +89,27 @@ def test_the_coordinator_members_the_worker_s_health_reads_are_there() -> None:
     coordinator.coordinator_id = 1  # type: ignore[attr-defined]
     coordinator.coordinator_dead()  # type: ignore[attr-defined]
     assert coordinator.coordinator_id is None  # type: ignore[attr-defined]
+
+
+def test_the_producers_ride_out_outages_and_take_the_worker_s_transaction_timeout(
+    tmp_path: Path,
+) -> None:
+    """Faust leaves aiokafka's 60 s, shorter than a broker outage the worker must survive."""
+    config = WorkerConfig(
+        kafka=KafkaConnection("127.0.0.1:1"),
+        topics=TopicNames().with_prefix("unit."),
+        state_dir=tmp_path,
+        partitions=2,
+        transaction_timeout_s=420,
+    )
+
+    async def build() -> int:
+        producer = create_app(config).producer
+        assert isinstance(producer, WorkerProducer)
+        # The call Faust makes for each input partition's transactional producer.
+        client = producer._new_producer(transactional_id="unit-0")
+        assert isinstance(client, OutageTolerantProducer)
+        timeout: int = client._txn_manager.transaction_timeout_ms
+        return timeout
+
+    assert asyncio.run(build()) == 420_000
