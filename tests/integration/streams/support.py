@@ -288,9 +288,12 @@ class WorkerProcess:
     def _check_alive(self) -> None:
         assert self.process is not None
         if self.process.poll() is not None:
+            log = self.log.read_text(errors="replace")
+            # The tail shows the stop; the cause is the first crash logged before it.
+            crash = next((line for line in log.splitlines() if "Crashed reason=" in line), "")
             raise AssertionError(
                 f"worker {self.worker_id} exited with {self.process.returncode}:\n"
-                + self.log.read_text(errors="replace")[-4000:]
+                f"{crash[:6000]}\n[...]\n{log[-4000:]}"
             )
 
 
