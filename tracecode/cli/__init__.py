@@ -17,6 +17,7 @@ from tracecode.cli import (
     simulate,
     sink,
     status,
+    tail,
     topics,
     track,
     worker,
@@ -70,5 +71,6 @@ main.add_command(sink.sink)
 main.add_command(query.query)
 main.add_command(worker.worker)
 main.add_command(track.track)
+main.add_command(tail.tail)
 main.add_command(demo.demo)
 main.add_command(status.status)

@@ -1,0 +1,173 @@
+"""Following a tracecode topic decoded, as ``tracecode tail`` does: kcat for our encoding.
+
+The records are read ``read_committed`` (what a downstream service sees: nothing of an aborted
+transaction), by assigning every partition of the topic directly, so no consumer group is
+joined and nothing is committed. Each value is decoded with the topic's contract
+(``schemas.codec``); a record that does not decode is shown as such, never skipped silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
+
+from schemas.codec import codec_for
+from schemas.errors import CodecError
+from schemas.kafka import KafkaConnection
+from schemas.records import RecordType
+from schemas.topics import TopicNames
+
+logger = logging.getLogger(__name__)
+
+_SHORT_NAMES = {
+    "scans": ("scans", RecordType.CARRIER_SCAN),
+    "dispatches": ("dispatches", RecordType.SELLER_DISPATCH),
+    "status": ("status", RecordType.SHIPMENT_STATUS_CHANGED),
+    "history": ("history", RecordType.SHIPMENT_HISTORY_RECORD),
+    "alerts": ("alerts", RecordType.SHIPMENT_ALERT),
+    "dead-letters": ("dead_letters", RecordType.DEAD_LETTER),
+}
+"""What ``tracecode tail`` accepts besides a full name: the :class:`TopicNames` field and
+the contract of its values."""
+
+
+class UnknownTopicError(ValueError):
+    """The name is none of the topics tracecode reads or writes."""
+
+
+@dataclass(frozen=True, slots=True)
+class TailedTopic:
+    """A topic to follow and the record type of its values."""
+
+    name: str
+    record_type: RecordType
+
+
+def resolve_topic(name: str, topics: TopicNames) -> TailedTopic:
+    """``name`` as a short name (``status``) or a configured topic's full name."""
+    for short, (field, record_type) in _SHORT_NAMES.items():
+        full = getattr(topics, field)
+        if name in (short, full):
+            return TailedTopic(full, record_type)
+    known = ", ".join(
+        f"{short} ({getattr(topics, field)})" for short, (field, _) in _SHORT_NAMES.items()
+    )
+    raise UnknownTopicError(f"no tracecode topic {name!r}; one of: {known}")
+
+
+@dataclass(frozen=True, slots=True)
+class TailedRecord:
+    """One record of the topic, decoded, or why it could not be."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: datetime | None
+    key: str | None
+    value: Mapping[str, Any] | None
+    error: str | None = None
+    """Why the value did not decode (``value`` is then ``None``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """One line of ``--format json``: the record's position, key and decoded value."""
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+            "key": self.key,
+            "value": jsonable(self.value),
+            "error": self.error,
+        }
+
+
+def jsonable(value: Any) -> Any:
+    """A decoded Avro value in JSON types: times as ISO 8601, bytes as base64."""
+    if isinstance(value, Mapping):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def decode(topic: TailedTopic, message: Any) -> TailedRecord:
+    """A consumed confluent-kafka message of ``topic`` as a :class:`TailedRecord`."""
+    _, stamp = message.timestamp()
+    timestamp = None if stamp < 0 else datetime.fromtimestamp(stamp / 1000, UTC)
+    raw_key = message.key()
+    key = None if raw_key is None else raw_key.decode("utf-8", errors="replace")
+    value: Mapping[str, Any] | None = None
+    error = None
+    try:
+        value = codec_for(topic.record_type).decode(message.value() or b"")
+    except CodecError as failure:
+        error = str(failure)
+    return TailedRecord(
+        message.topic(), message.partition(), message.offset(), timestamp, key, value, error
+    )
+
+
+class Tail:
+    """Reads one topic, from its start or from now on, until closed."""
+
+    def __init__(
+        self, connection: KafkaConnection, topic: TailedTopic, from_beginning: bool
+    ) -> None:
+        self._topic = topic
+        self._consumer = Consumer(
+            {
+                **connection.librdkafka_config(),
+                # Partitions are assigned, not subscribed: this group never joins or commits.
+                "group.id": f"tracecode-tail-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            },
+            logger=logger,
+        )
+        metadata = self._consumer.list_topics(topic.name, timeout=10)
+        described = metadata.topics.get(topic.name)
+        if described is None or described.error is not None or not described.partitions:
+            self._consumer.close()
+            reason = described.error if described is not None else "not found"
+            raise UnknownTopicError(
+                f"topic {topic.name} cannot be read ({reason}); `tracecode topics apply` "
+                "creates the topics"
+            )
+        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        self._consumer.assign(
+            [TopicPartition(topic.name, partition, start) for partition in described.partitions]
+        )
+
+    def records(self, poll_s: float = 0.5) -> Iterator[TailedRecord]:
+        """Every record from the start position on, as it arrives; ends only when closed."""
+        while True:
+            message = self._consumer.poll(poll_s)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.retriable():
+                    logger.warning("reading failed, retrying", extra={"error": str(error)})
+                    continue
+                raise KafkaException(error)
+            yield decode(self._topic, message)
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> Tail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
