@@ -85,3 +85,12 @@ def test_tail_names_the_topics_it_knows() -> None:
     result = CliRunner().invoke(main, ["tail", "changelog"])
     assert result.exit_code == 1
     assert "no tracecode topic 'changelog'; one of: scans" in result.output
+
+
+def test_tail_says_when_no_broker_answers() -> None:
+    result = CliRunner().invoke(
+        main, ["tail", "status"], env={"TRACECODE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    )
+    assert result.exit_code == 1
+    assert "no Kafka broker answered at 127.0.0.1:1" in result.output
+    assert "Traceback" not in result.output

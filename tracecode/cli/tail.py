@@ -15,6 +15,9 @@ from tracecode.cli.track import TraceCodeParam
 from tracecode.errors import TracecodeError
 from tracecode.settings import Settings
 from tracecode.tail import Tail, TailedRecord, UnknownTopicError, resolve_topic
+from tracecode.topics import admin_client
+
+_REACH_TIMEOUT_S = 5.0
 
 
 @click.command()
@@ -55,9 +58,11 @@ def tail(
       tracecode tail history --from-beginning --code TC000000000001L
       tracecode tail alerts --from-beginning --max 10 --format json
     """
+    connection = settings.kafka_connection()
     try:
         tailed = resolve_topic(topic, settings.topic_names())
-        reader = Tail(settings.kafka_connection(), tailed, from_beginning)
+        admin_client(connection, timeout=_REACH_TIMEOUT_S)  # no broker: say so, no traceback
+        reader = Tail(connection, tailed, from_beginning)
     except UnknownTopicError as error:
         raise TracecodeError(str(error)) from None
     summary = _SUMMARIES[tailed.record_type]
