@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich import box
 from rich.table import Table
 
-from tracecode.cli._output import console
+from tracecode.asyncapi import asyncapi_document, render
+from tracecode.cli._output import console, err_console
+from tracecode.errors import TracecodeError
 from tracecode.settings import Settings
 from tracecode.topics import admin_client, apply, describe, topic_specs
 
@@ -81,6 +85,43 @@ def list_command(settings: Settings) -> None:
     console.print(table)
     if to_apply:
         console.print(f"{to_apply} topics differ from the spec: run `tracecode topics apply`.")
+
+
+@topics.command(name="asyncapi")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the document to this file instead of standard output.",
+)
+@click.option(
+    "--check",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Compare with this file instead; exit 1 if it is not current.",
+)
+def asyncapi_command(output: Path | None, check: Path | None) -> None:
+    """The AsyncAPI 3.0 document of the topics, from their declarations and Avro schemas.
+
+    Default topic names and sizes (docs/asyncapi.yaml is this document):
+
+    \b
+      tracecode topics asyncapi --output docs/asyncapi.yaml
+      tracecode topics asyncapi --check docs/asyncapi.yaml
+    """
+    text = render(asyncapi_document())
+    if check is not None:
+        if check.read_text() != text:
+            raise TracecodeError(
+                f"{check} is not the current AsyncAPI document",
+                hint=f"write it again: `tracecode topics asyncapi --output {check}`",
+            )
+        err_console.print(f"{check} is current")
+    elif output is not None:
+        output.write_text(text)
+        err_console.print(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
 
 
 def _retention(retention_ms: int | None) -> str:
