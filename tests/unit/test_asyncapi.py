@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ from click.testing import CliRunner
 from fastavro.schema import parse_schema
 
 from schemas.records import RecordType
-from schemas.registry import default_registry
+from schemas.registry import SchemaRegistry, default_registry
 from schemas.topics import TopicNames
 from tracecode.asyncapi import AVRO_FORMAT, asyncapi_document, render
 from tracecode.cli import main
@@ -86,3 +88,27 @@ def _full_names(schema: Any) -> Any:
     if "namespace" in schema:
         folded["name"] = f"{schema['namespace']}.{schema['name']}"
     return folded
+
+
+def test_a_schema_release_without_regenerating_the_document_is_caught(tmp_path: Path) -> None:
+    """A new release (a field with a default added) changes the document the check compares."""
+    released = DOCUMENT.parents[1] / "schemas" / "avro" / "v1"
+    for release in ("v1", "v2"):
+        shutil.copytree(released, tmp_path / release)
+    status = tmp_path / "v2" / "io.tracecode.ShipmentStatusChanged.avsc"
+    schema = json.loads(status.read_text())
+    schema["fields"].append(
+        {"name": "eta", "type": ["null", "string"], "default": None, "doc": "A new field."}
+    )
+    status.write_text(json.dumps(schema))
+    registry = SchemaRegistry(tmp_path)
+    document = asyncapi_document(registry=registry)
+    assert render(document) != DOCUMENT.read_text()
+    assert document["info"]["version"] == "2"
+    message = document["components"]["messages"]["ShipmentStatusChanged"]
+    assert "eta" in [field["name"] for field in message["payload"]["schema"]["fields"]]
+    for version in registry.versions(RecordType.SHIPMENT_STATUS_CHANGED):
+        assert (
+            f"{version.fingerprint.hex()} (release {version.release[1:]})"
+            in (message["description"])
+        )
