@@ -8,9 +8,11 @@ too). A test keeps these classes and the current release's avsc files field-for-
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import TypedDict
+from typing import Any, TypedDict
 
 
 class RecordType(StrEnum):
@@ -264,3 +266,17 @@ RECORD_CLASSES: dict[RecordType, type] = {
     RecordType.SHIPMENT_STATE: ShipmentState,
 }
 """The TypedDict of each record type."""
+
+
+def to_json(value: Any) -> Any:
+    """A decoded record (or any value in one) in JSON types, ready for ``json.dumps``: times as
+    ISO 8601 text, bytes as base64."""
+    if isinstance(value, Mapping):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return value

@@ -8,7 +8,10 @@ would break co-partitioning, an incompatible contract) moves to ``.v2`` topics.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from schemas.records import RecordType
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +42,14 @@ class TopicNames:
             alerts=prefix + self.alerts,
             dead_letters=prefix + self.dead_letters,
         )
+
+
+CARRIED: Mapping[str, RecordType] = {
+    "scans": RecordType.CARRIER_SCAN,
+    "dispatches": RecordType.SELLER_DISPATCH,
+    "status": RecordType.SHIPMENT_STATUS_CHANGED,
+    "history": RecordType.SHIPMENT_HISTORY_RECORD,
+    "alerts": RecordType.SHIPMENT_ALERT,
+    "dead_letters": RecordType.DEAD_LETTER,
+}
+"""The record type of the values on each topic, by :class:`TopicNames` field."""

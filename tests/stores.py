@@ -19,7 +19,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from schemas.records import ShipmentState
+from schemas.records import ShipmentState, to_json
 from schemas.topics import TopicNames
 from sinks.batching import Batch
 from sinks.clickhouse import connect, ensure_database
@@ -28,7 +28,6 @@ from sinks.metrics import SinkMetrics
 from sinks.migrations import migrate
 from sinks.tables import tables
 from sinks.writer import BatchWriter
-from streams.runtime.web import to_json
 from tests import sinkdata
 from tests.sinkdata import Scenario
 

@@ -17,7 +17,7 @@ import yaml
 
 from schemas.records import RecordType
 from schemas.registry import SchemaRegistry, default_registry
-from schemas.topics import TopicNames
+from schemas.topics import CARRIED, TopicNames
 from tracecode.topics import CleanupPolicy, TopicsConfig, TopicSpec, topic_specs
 
 AVRO_FORMAT = "application/vnd.apache.avro;version=1.9.0"
@@ -30,7 +30,6 @@ class _Channel:
     """What the document says of one topic."""
 
     id: str
-    record_type: RecordType
     action: str
     """``receive`` (tracecode reads it) or ``send`` (tracecode writes it)."""
     summary: str
@@ -40,14 +39,12 @@ class _Channel:
 _CHANNELS = {
     "scans": _Channel(
         "carrierScans",
-        RecordType.CARRIER_SCAN,
         "receive",
         "Carrier scan events, from carriers' connectors (`tracecode ingest`, producers/).",
         "The canonical traceability code of the parcel.",
     ),
     "dispatches": _Channel(
         "sellerDispatches",
-        RecordType.SELLER_DISPATCH,
         "receive",
         "Seller dispatch events; co-partitioned with the carrier scans (same key, same "
         "partition count).",
@@ -55,7 +52,6 @@ _CHANNELS = {
     ),
     "status": _Channel(
         "shipmentStatus",
-        RecordType.SHIPMENT_STATUS_CHANGED,
         "send",
         "Every status change of a shipment; compacted, so the last record per key is the "
         "shipment's current status. Drop a record whose version is not above the last one "
@@ -64,7 +60,6 @@ _CHANNELS = {
     ),
     "history": _Channel(
         "shipmentHistory",
-        RecordType.SHIPMENT_HISTORY_RECORD,
         "send",
         "Every accepted event with its shipment's context, once each (the ClickHouse sink "
         "reads it).",
@@ -72,14 +67,12 @@ _CHANNELS = {
     ),
     "alerts": _Channel(
         "shipmentAlerts",
-        RecordType.SHIPMENT_ALERT,
         "send",
         "Alerts on shipments (stalled, SLA breach, suspected clone, ...), with their evidence.",
         "The canonical traceability code of the shipment.",
     ),
     "dead_letters": _Channel(
         "deadLetters",
-        RecordType.DEAD_LETTER,
         "send",
         "Input records that could not be decoded or validated, with their origin and the error.",
         "The key of the input record, as it was.",
@@ -108,7 +101,8 @@ def asyncapi_document(
     messages: dict[str, Any] = {}
     for field, channel in _CHANNELS.items():
         spec = specs[getattr(names, field)]
-        message = channel.record_type.short_name
+        record_type = CARRIED[field]
+        message = record_type.short_name
         channels[channel.id] = {
             "address": spec.name,
             "description": channel.summary,
@@ -122,7 +116,7 @@ def asyncapi_document(
             "description": description,
             "messages": [{"$ref": f"#/channels/{channel.id}/messages/{message}"}],
         }
-        messages[message] = _message(channel, registry)
+        messages[message] = _message(record_type, channel.key, registry)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -168,15 +162,15 @@ def _topic_binding(spec: TopicSpec) -> dict[str, Any]:
     }
 
 
-def _message(channel: _Channel, registry: SchemaRegistry) -> dict[str, Any]:
-    current = registry.current(channel.record_type)
+def _message(record_type: RecordType, key: str, registry: SchemaRegistry) -> dict[str, Any]:
+    current = registry.current(record_type)
     fingerprints = ", ".join(
         f"{version.fingerprint.hex()} (release {version.release.removeprefix('v')})"
-        for version in registry.versions(channel.record_type)
+        for version in registry.versions(record_type)
     )
     return {
-        "name": channel.record_type.short_name,
-        "title": channel.record_type.value,
+        "name": record_type.short_name,
+        "title": record_type.value,
         "summary": current.schema.get("doc", ""),
         "contentType": "application/octet-stream",
         "description": "An Avro single-object encoding: the bytes C3 01, the 8-byte "
@@ -187,7 +181,7 @@ def _message(channel: _Channel, registry: SchemaRegistry) -> dict[str, Any]:
         "payload": {"schemaFormat": AVRO_FORMAT, "schema": _with_namespaces(current.schema)},
         "bindings": {
             "kafka": {
-                "key": {"type": "string", "description": channel.key},
+                "key": {"type": "string", "description": key},
                 "bindingVersion": _KAFKA_BINDING,
             }
         },

@@ -8,7 +8,6 @@ joined and nothing is committed. Each value is decoded with the topic's contract
 
 from __future__ import annotations
 
-import base64
 import logging
 import uuid
 from collections.abc import Iterator, Mapping
@@ -21,21 +20,14 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaExcepti
 from schemas.codec import codec_for
 from schemas.errors import CodecError
 from schemas.kafka import KafkaConnection
-from schemas.records import RecordType
-from schemas.topics import TopicNames
+from schemas.records import RecordType, to_json
+from schemas.topics import CARRIED, TopicNames
 
 logger = logging.getLogger(__name__)
 
-_SHORT_NAMES = {
-    "scans": ("scans", RecordType.CARRIER_SCAN),
-    "dispatches": ("dispatches", RecordType.SELLER_DISPATCH),
-    "status": ("status", RecordType.SHIPMENT_STATUS_CHANGED),
-    "history": ("history", RecordType.SHIPMENT_HISTORY_RECORD),
-    "alerts": ("alerts", RecordType.SHIPMENT_ALERT),
-    "dead-letters": ("dead_letters", RecordType.DEAD_LETTER),
-}
-"""What ``tracecode tail`` accepts besides a full name: the :class:`TopicNames` field and
-the contract of its values."""
+_SHORT_NAMES = {field.replace("_", "-"): field for field in CARRIED}
+"""What ``tracecode tail`` accepts besides a full name: ``dead-letters`` for the
+:class:`TopicNames` field ``dead_letters``, and so on."""
 
 
 class UnknownTopicError(ValueError):
@@ -52,12 +44,12 @@ class TailedTopic:
 
 def resolve_topic(name: str, topics: TopicNames) -> TailedTopic:
     """``name`` as a short name (``status``) or a configured topic's full name."""
-    for short, (field, record_type) in _SHORT_NAMES.items():
+    for short, field in _SHORT_NAMES.items():
         full = getattr(topics, field)
         if name in (short, full):
-            return TailedTopic(full, record_type)
+            return TailedTopic(full, CARRIED[field])
     known = ", ".join(
-        f"{short} ({getattr(topics, field)})" for short, (field, _) in _SHORT_NAMES.items()
+        f"{short} ({getattr(topics, field)})" for short, field in _SHORT_NAMES.items()
     )
     raise UnknownTopicError(f"no tracecode topic {name!r}; one of: {known}")
 
@@ -83,22 +75,9 @@ class TailedRecord:
             "offset": self.offset,
             "timestamp": self.timestamp.isoformat() if self.timestamp else None,
             "key": self.key,
-            "value": jsonable(self.value),
+            "value": to_json(self.value),
             "error": self.error,
         }
-
-
-def jsonable(value: Any) -> Any:
-    """A decoded Avro value in JSON types: times as ISO 8601, bytes as base64."""
-    if isinstance(value, Mapping):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    return value
 
 
 def decode(topic: TailedTopic, message: Any) -> TailedRecord:

@@ -10,10 +10,6 @@ different views of a rebalance cannot bounce it between them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
-
 import aiohttp
 import faust
 from faust.types import TP
@@ -22,6 +18,7 @@ from yarl import URL
 
 from schemas.codes import MarketplaceFormat, parse_code
 from schemas.errors import InvalidCodeError
+from schemas.records import to_json
 from streams.config import SHIPMENTS_TABLE
 from streams.runtime.exactly_once import WorkerConsumer
 from streams.runtime.states import ShipmentStates
@@ -165,14 +162,3 @@ def readiness(
 
 def _same_node(a: URL, b: URL) -> bool:
     return (a.host, a.port) == (b.host, b.port)
-
-
-def to_json(value: Any) -> Any:
-    """``value`` with datetimes as ISO-8601 text, ready for ``json.dumps``."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {key: to_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    return value

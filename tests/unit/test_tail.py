@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.codec import codec_for
-from schemas.records import RecordType
+from schemas.records import RecordType, to_json
 from schemas.topics import TopicNames
 from tests.unit.schemas.samples import CODE, SAMPLES
 from tracecode.cli.tail import _SUMMARIES
-from tracecode.tail import TailedTopic, UnknownTopicError, decode, jsonable, resolve_topic
+from tracecode.tail import TailedTopic, UnknownTopicError, decode, resolve_topic
 
 TOPICS = TopicNames().with_prefix("unit.")
 
@@ -65,7 +65,7 @@ def test_every_topic_s_records_decode_to_json_and_a_summary_line(record_type: Re
     assert (record.partition, record.offset, record.key) == (2, 17, CODE)
     assert record.timestamp == datetime(2025, 11, 24, 16, 0, 0, 123000, tzinfo=UTC)
     line = json.loads(json.dumps(record.to_json()))
-    assert line["value"] == jsonable(sample)
+    assert line["value"] == to_json(sample)
     assert _SUMMARIES[record_type](sample)
 
 
@@ -80,7 +80,7 @@ def test_a_value_that_does_not_decode_is_shown_with_the_reason() -> None:
 
 def test_json_values_carry_times_as_iso_and_bytes_as_base64() -> None:
     when = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)
-    assert jsonable({"at": when, "raw": b"\x00\xff", "list": [when]}) == {
+    assert to_json({"at": when, "raw": b"\x00\xff", "list": [when]}) == {
         "at": "2026-12-04T21:00:00+00:00",
         "raw": base64.b64encode(b"\x00\xff").decode(),
         "list": ["2026-12-04T21:00:00+00:00"],

@@ -23,13 +23,12 @@ from confluent_kafka.admin import AdminClient
 from schemas.codec import codec_for
 from schemas.codes import DEFAULT_MARKETPLACE_FORMAT
 from schemas.kafka import KafkaConnection
-from schemas.records import RecordType, ShipmentAlert, ShipmentState, ShipmentStatusChanged
+from schemas.records import RecordType, ShipmentAlert, ShipmentState, ShipmentStatusChanged, to_json
 from schemas.topics import TopicNames
 from streams.join.merge import merge_key, merged
 from streams.join.partition import PartitionJoin
 from streams.join.transition import Rules
 from streams.runtime.processor import Rejected, read_event
-from streams.runtime.web import to_json
 from tests.helpers import free_port, unique, wait_for
 from tracecode.topics import TopicsConfig, admin_client, apply, topic_specs
 

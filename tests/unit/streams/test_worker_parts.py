@@ -10,11 +10,11 @@ import faust
 import pytest
 
 from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
+from schemas.records import to_json
 from schemas.topics import TopicNames
 from streams.config import WorkerConfig
 from streams.runtime.kafka import broker_urls, credentials
 from streams.runtime.state_dir import StateDir, StateDirLockedError
-from streams.runtime.web import to_json
 
 
 def test_tables_survive_a_clean_stop_and_are_deleted_after_a_crash(tmp_path: Path) -> None:
