@@ -52,9 +52,9 @@ from quixstreams.state.base import PartitionTransaction, StorePartition
 
 from schemas.codec import codec_for
 from schemas.codes import DEFAULT_MARKETPLACE_FORMAT, MarketplaceFormat
+from schemas.dead_letters import Stage, dead_letter
 from schemas.records import DeadLetter, RecordType, ShipmentState
 from schemas.topics import TopicNames
-from streams.join.dead_letters import Stage, dead_letter
 from streams.join.partition import PartitionJoin, Step, schedule_of
 from streams.join.records import OutputEncoder, Rejected, read_event
 from streams.join.state_codec import Bodies, StateCodec, body_of, keep_only

@@ -8,11 +8,11 @@ from schemas._avro import inlined, named_types
 from schemas._writer import compile_writer
 from schemas.codec import MARKER, codec_for
 from schemas.codes import MarketplaceFormat
+from schemas.dead_letters import Stage
 from schemas.errors import CodecError, InvalidRecordError
 from schemas.records import RecordType, ShipmentHistoryRecord
 from schemas.topics import TopicNames
 from schemas.validation import validate
-from streams.join.dead_letters import Stage
 from streams.join.partition import Step
 from streams.join.transition import InputEvent
 

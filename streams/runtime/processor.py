@@ -18,9 +18,9 @@ from typing import Any
 from faust.types import TP
 
 from schemas.codec import codec_for
+from schemas.dead_letters import Stage, dead_letter
 from schemas.records import RecordType, ShipmentState
 from streams.config import WorkerConfig
-from streams.join.dead_letters import Stage, dead_letter
 from streams.join.partition import PartitionJoin
 from streams.join.records import OutputEncoder, Rejected, event_kind, read_event
 from streams.join.state_codec import body_of

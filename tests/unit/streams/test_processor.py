@@ -13,13 +13,13 @@ from prometheus_client import CollectorRegistry
 
 from schemas.codec import codec_for
 from schemas.codes import marketplace_code
+from schemas.dead_letters import Stage
 from schemas.kafka import KafkaConnection
 from schemas.records import RecordType, ShipmentState
 from schemas.status import SubStatus
 from schemas.topics import TopicNames
 from schemas.validation import DEAD_LETTER_STAGES, validate
 from streams.config import WorkerConfig
-from streams.join.dead_letters import Stage
 from streams.join.partition import PartitionJoin
 from streams.join.stored import StoredStateCodec
 from streams.join.transition import Rules

@@ -1,4 +1,7 @@
-"""Dead letters: an input record the join cannot use, with where it came from and why."""
+"""Dead letters: a consumed record a component cannot use, with where it came from and why.
+
+The worker dead-letters input it cannot join; the webhooks service, deliveries it gave up.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ class Stage(StrEnum):
     VALIDATE = "validate"
     """A readable record that breaks a rule (or whose key is not its canonical code)."""
     PROCESS = "process"
-    """A valid record the join failed on: a bug, kept out of the way of the partition."""
+    """A valid record the consumer failed on (a join bug, a delivery given up), kept out of the
+    way of the partition."""
 
 
 def dead_letter(record: Any, stage: Stage, error: BaseException, failed_at: datetime) -> DeadLetter:
