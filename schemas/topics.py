@@ -31,6 +31,11 @@ class TopicNames:
     """Shipment alerts (``io.tracecode.ShipmentAlert``), keyed by code."""
     dead_letters: str = "tracecode.dead-letters.v1"
     """Input records that could not be decoded or validated (``io.tracecode.DeadLetter``)."""
+    webhook_subscriptions: str = "tracecode.webhook-subscriptions.v1"
+    """Webhook subscriptions (JSON, ``schemas.webhooks.Subscription``), compacted, keyed by
+    subscription id; a tombstone removes one."""
+    webhook_dead_letters: str = "tracecode.webhook-dead-letters.v1"
+    """Webhook deliveries given up (``io.tracecode.DeadLetter``), keyed by subscription id."""
 
     def with_prefix(self, prefix: str) -> TopicNames:
         """The same topics under ``prefix`` (e.g. one isolated set per test run)."""
@@ -41,6 +46,8 @@ class TopicNames:
             history=prefix + self.history,
             alerts=prefix + self.alerts,
             dead_letters=prefix + self.dead_letters,
+            webhook_subscriptions=prefix + self.webhook_subscriptions,
+            webhook_dead_letters=prefix + self.webhook_dead_letters,
         )
 
 
@@ -51,5 +58,7 @@ CARRIED: Mapping[str, RecordType] = {
     "history": RecordType.SHIPMENT_HISTORY_RECORD,
     "alerts": RecordType.SHIPMENT_ALERT,
     "dead_letters": RecordType.DEAD_LETTER,
+    "webhook_dead_letters": RecordType.DEAD_LETTER,
 }
-"""The record type of the values on each topic, by :class:`TopicNames` field."""
+"""The record type of the Avro values on each topic, by :class:`TopicNames` field (all but the
+JSON subscriptions)."""

@@ -18,6 +18,7 @@ import yaml
 from schemas.records import RecordType
 from schemas.registry import SchemaRegistry, default_registry
 from schemas.topics import CARRIED, TopicNames
+from schemas.webhooks import subscription_json_schema
 from tracecode.topics import CleanupPolicy, TopicsConfig, TopicSpec, topic_specs
 
 AVRO_FORMAT = "application/vnd.apache.avro;version=1.9.0"
@@ -77,6 +78,21 @@ _CHANNELS = {
         "Input records that could not be decoded or validated, with their origin and the error.",
         "The key of the input record, as it was.",
     ),
+    "webhook_subscriptions": _Channel(
+        "webhookSubscriptions",
+        "send",
+        "Webhook subscriptions, as JSON; compacted: the last value per id is the subscription, "
+        "a tombstone removes it. `tracecode webhooks add` and `remove` write it, the webhooks "
+        "service reads it (docs/webhooks.md). Holds signing secrets: restrict it with ACLs.",
+        "The subscription id.",
+    ),
+    "webhook_dead_letters": _Channel(
+        "webhookDeadLetters",
+        "send",
+        "Webhook deliveries given up after the retry horizon, each with the status or alert "
+        "record as it was read and the last error.",
+        "The subscription id.",
+    ),
 }
 
 _DELIVERY = (
@@ -101,8 +117,8 @@ def asyncapi_document(
     messages: dict[str, Any] = {}
     for field, channel in _CHANNELS.items():
         spec = specs[getattr(names, field)]
-        record_type = CARRIED[field]
-        message = record_type.short_name
+        record_type = CARRIED.get(field)
+        message = record_type.short_name if record_type else "WebhookSubscription"
         channels[channel.id] = {
             "address": spec.name,
             "description": channel.summary,
@@ -116,7 +132,11 @@ def asyncapi_document(
             "description": description,
             "messages": [{"$ref": f"#/channels/{channel.id}/messages/{message}"}],
         }
-        messages[message] = _message(record_type, channel.key, registry)
+        messages[message] = (
+            _message(record_type, channel.key, registry)
+            if record_type
+            else _subscription_message(channel.key)
+        )
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -179,6 +199,22 @@ def _message(record_type: RecordType, key: str, registry: SchemaRegistry) -> dic
         f"the fingerprints a reader may meet, as they appear on the wire: {fingerprints}. "
         "Every released schema is in schemas/avro/ (docs/contracts.md).",
         "payload": {"schemaFormat": AVRO_FORMAT, "schema": _with_namespaces(current.schema)},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": key},
+                "bindingVersion": _KAFKA_BINDING,
+            }
+        },
+    }
+
+
+def _subscription_message(key: str) -> dict[str, Any]:
+    return {
+        "name": "WebhookSubscription",
+        "title": "tracecode webhook subscription",
+        "summary": "Where the webhooks service POSTs events, how it signs them, which it sends.",
+        "contentType": "application/json",
+        "payload": subscription_json_schema(),
         "bindings": {
             "kafka": {
                 "key": {"type": "string", "description": key},

@@ -158,20 +158,33 @@ def topic_specs(names: TopicNames, config: TopicsConfig) -> list[TopicSpec]:
             ),
         )
 
+    def dead_letters(name: str) -> TopicSpec:
+        return TopicSpec(
+            name=name,
+            partitions=config.dead_letter_partitions,
+            replication_factor=config.replication_factor,
+            cleanup_policy=CleanupPolicy.DELETE,
+            min_insync_replicas=config.min_insync_replicas,
+            retention_ms=retention(config.dead_letter_retention_hours),
+        )
+
     return [
         keyed(names.scans, input_topic=True),
         keyed(names.dispatches, input_topic=True),
         keyed(names.status, CleanupPolicy.COMPACT),
         keyed(names.history),
         keyed(names.alerts),
+        dead_letters(names.dead_letters),
+        # A handful of small values that every webhooks service reads in full: one partition.
         TopicSpec(
-            name=names.dead_letters,
-            partitions=config.dead_letter_partitions,
+            name=names.webhook_subscriptions,
+            partitions=1,
             replication_factor=config.replication_factor,
-            cleanup_policy=CleanupPolicy.DELETE,
+            cleanup_policy=CleanupPolicy.COMPACT,
             min_insync_replicas=config.min_insync_replicas,
-            retention_ms=retention(config.dead_letter_retention_hours),
+            retention_ms=None,
         ),
+        dead_letters(names.webhook_dead_letters),
     ]
 
 

@@ -32,7 +32,7 @@ def test_apply_creates_everything_then_changes_nothing(
     specs = topic_specs(topic_names, TopicsConfig(partitions=4))
 
     first = apply(admin, specs)
-    assert [c.action for c in first.changes] == ["created"] * 6
+    assert [c.action for c in first.changes] == ["created"] * 8
     states = describe(admin, specs)
     assert all(s.exists and not s.config_drift and not s.problems for s in states)
     assert {s.spec.name: s.partitions for s in states}[topic_names.scans] == 4
@@ -163,7 +163,7 @@ def test_cli_apply_twice_reports_no_changes_the_second_time(
 
     first = run_cli(settings, prefix, "topics", "apply", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 6
+    assert first.stdout.count("created") == 8
 
     second = run_cli(settings, prefix, "topics", "apply", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
@@ -172,7 +172,7 @@ def test_cli_apply_twice_reports_no_changes_the_second_time(
 
     listing = run_cli(settings, prefix, "topics", "list", cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
-    assert listing.stdout.count(" ok") == 6
+    assert listing.stdout.count(" ok") == 8
 
 
 def test_cli_apply_with_wrong_partitions_exits_non_zero_with_explanation(

@@ -48,6 +48,8 @@ def test_every_topic_is_a_channel_with_its_sizes_and_one_operation() -> None:
         names.history: "send",
         names.alerts: "send",
         names.dead_letters: "send",
+        names.webhook_subscriptions: "send",
+        names.webhook_dead_letters: "send",
     }
     assert "read_committed" in document["operations"]["sendShipmentStatus"]["description"]
 

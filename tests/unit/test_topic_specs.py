@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from schemas.topics import TopicNames
@@ -16,14 +18,18 @@ def test_every_topic_name_has_a_spec() -> None:
     names = TopicNames()
     specs = specs_by_name(TopicsConfig())
 
-    assert set(specs) == {
-        names.scans,
-        names.dispatches,
-        names.status,
-        names.history,
-        names.alerts,
-        names.dead_letters,
-    }
+    assert set(specs) == {getattr(names, field.name) for field in fields(TopicNames)}
+    assert len(specs) == 8
+
+
+def test_webhook_subscriptions_are_one_compacted_partition() -> None:
+    names = TopicNames()
+    specs = specs_by_name(TopicsConfig(partitions=12, dead_letter_retention_hours=-1))
+
+    subscriptions = specs[names.webhook_subscriptions]
+    assert (subscriptions.partitions, subscriptions.cleanup_policy) == (1, CleanupPolicy.COMPACT)
+    assert "retention.ms" not in subscriptions.configs
+    assert specs[names.webhook_dead_letters].configs["retention.ms"] == "-1"
 
 
 def test_joined_topics_are_co_partitioned() -> None:
