@@ -29,6 +29,7 @@ from streams.join.transition import Rules
 from tracecode.broker import BrokerConfig
 from tracecode.errors import TracecodeError
 from tracecode.topics import TopicsConfig
+from webhooks.config import Backoff, WebhooksConfig
 
 ENV_PREFIX = "TRACECODE_"
 ENV_FILE = ".env"
@@ -344,6 +345,47 @@ class WorkerSettings(BaseSettings):
     max_scans: int = Field(64, ge=2, description="Scans kept per shipment; older ones are folded.")
 
 
+class WebhooksSettings(BaseSettings):
+    """The webhooks service (``tracecode webhooks``): status changes and alerts POSTed out."""
+
+    model_config = _section_config("WEBHOOKS")
+
+    group_prefix: str = Field(
+        "tracecode-webhooks",
+        pattern=_NAME,
+        description="Each subscription's consumer group is <prefix>.<subscription id>, after "
+        "the topic prefix.",
+    )
+    request_timeout: float = Field(
+        10.0, gt=0, description="Seconds one POST may take before it counts as failed."
+    )
+    retry_initial: float = Field(
+        1.0, gt=0, description="Seconds before the first retry of a failed delivery."
+    )
+    retry_max: float = Field(
+        3600.0, gt=0, description="Longest wait between two attempts (backoff doubles up to it)."
+    )
+    horizon: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds after an event was emitted that a failing delivery is given up "
+        "and dead-lettered.",
+    )
+    in_flight: int = Field(
+        16,
+        ge=1,
+        le=64,
+        description="Events one subscriber may have pending at once (in flight or waiting to "
+        "retry); reading pauses at this many.",
+    )
+    metrics_port: int = Field(
+        9465, ge=0, le=65535, description="Port of the webhooks service's /metrics; 0: off."
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address /metrics listens on (0.0.0.0 in a container)."
+    )
+
+
 class Settings(BaseSettings):
     """All tracecode settings."""
 
@@ -371,6 +413,7 @@ class Settings(BaseSettings):
     producer: ProducerSettings = Field(default_factory=ProducerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    webhooks: WebhooksSettings = Field(default_factory=WebhooksSettings)
 
     @field_validator("data_dir", "cache_dir")
     @classmethod
@@ -390,6 +433,7 @@ class Settings(BaseSettings):
         self.producer_config()
         self.sink_config()
         self.worker_config()
+        self.webhooks_config()
         return self
 
     def kafka_connection(self) -> KafkaConnection:
@@ -494,6 +538,24 @@ class Settings(BaseSettings):
             )
         except ValueError as error:
             raise ValueError(f"sink settings (TRACECODE_SINK_*): {error}") from error
+
+    def webhooks_config(self) -> WebhooksConfig:
+        """The webhooks service's config."""
+        hooks = self.webhooks
+        try:
+            return WebhooksConfig(
+                kafka=self.kafka_connection(),
+                topics=self.topic_names(),
+                group_prefix=self.topics.prefix + hooks.group_prefix,
+                request_timeout=hooks.request_timeout,
+                backoff=Backoff(initial=hooks.retry_initial, maximum=hooks.retry_max),
+                horizon=hooks.horizon,
+                in_flight=hooks.in_flight,
+                metrics_port=hooks.metrics_port or None,
+                metrics_host=hooks.metrics_host,
+            )
+        except ValueError as error:
+            raise ValueError(f"webhooks settings (TRACECODE_WEBHOOKS_*): {error}") from error
 
     def worker_config(
         self, worker_id: str | None = None, web_port: int | None = None

@@ -20,6 +20,7 @@ from tracecode.cli import (
     tail,
     topics,
     track,
+    webhooks,
     worker,
 )
 from tracecode.cli._output import report_error
@@ -74,3 +75,4 @@ main.add_command(track.track)
 main.add_command(tail.tail)
 main.add_command(demo.demo)
 main.add_command(status.status)
+main.add_command(webhooks.webhooks)

@@ -50,8 +50,8 @@ def tail(
 ) -> None:
     """Follow TOPIC decoded, read_committed, until Ctrl-C or --max records.
 
-    TOPIC is scans, dispatches, status, history, alerts or dead-letters (or the full name of
-    one of them). New records only, unless --from-beginning.
+    TOPIC is scans, dispatches, status, history, alerts, dead-letters or webhook-dead-letters
+    (or the full name of one of them). New records only, unless --from-beginning.
 
     \b
       tracecode tail status

@@ -1,0 +1,1 @@
+"""The webhooks service: tracecode status changes and alerts POSTed to HTTP subscribers."""
