@@ -90,22 +90,18 @@ class WebhookEvent:
 def event_of(record_type: RecordType, record: Mapping[str, Any]) -> WebhookEvent:
     """The webhook event of a decoded status change or alert."""
     if record_type is RecordType.SHIPMENT_STATUS_CHANGED:
-        return WebhookEvent(
-            id=f"status:{record['code']}:{record['version']}",
-            type=EventType.STATUS_CHANGED,
-            timestamp=record["emitted_at"],
-            subject=str(record["status"]),
-            data=to_json(record),
-        )
-    if record_type is RecordType.SHIPMENT_ALERT:
-        return WebhookEvent(
-            id=f"alert:{record['alert_id']}",
-            type=EventType.ALERT,
-            timestamp=record["emitted_at"],
-            subject=str(record["kind"]),
-            data=to_json(record),
-        )
-    raise ValueError(f"{record_type} records are not webhook events")
+        event_id, subject = f"status:{record['code']}:{record['version']}", record["status"]
+    elif record_type is RecordType.SHIPMENT_ALERT:
+        event_id, subject = f"alert:{record['alert_id']}", record["kind"]
+    else:
+        raise ValueError(f"{record_type} records are not webhook events")
+    return WebhookEvent(
+        id=event_id,
+        type=EVENT_TYPES[record_type],
+        timestamp=record["emitted_at"],
+        subject=str(subject),
+        data=to_json(record),
+    )
 
 
 def generate_secret() -> str:
@@ -162,7 +158,8 @@ def _choice(values: Iterable[str] | None, allowed: frozenset[str], what: str) ->
     return chosen
 
 
-_STATUSES = frozenset(status.value for status in Status) - {Status.UNKNOWN.value}
+STATUSES = frozenset(status.value for status in Status) - {Status.UNKNOWN.value}
+"""The statuses a subscription can select."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +187,7 @@ class Subscription:
                 f"webhook URL {self.url!r}: give an absolute http:// or https:// URL"
             )
         secret_key(self.secret)
-        _choice(self.statuses, _STATUSES, "status")
+        _choice(self.statuses, STATUSES, "status")
         _choice(self.alerts, alert_kinds(), "alert kind")
         if not self.statuses and not self.alerts:
             raise SubscriptionError("the subscription selects no events: no status, no alert")
@@ -218,7 +215,7 @@ class Subscription:
             id="sub_" + uuid.uuid4().hex[:16],
             url=url,
             secret=secret or generate_secret(),
-            statuses=_choice(statuses, _STATUSES, "status")
+            statuses=_choice(statuses, STATUSES, "status")
             if statuses is not None or everything
             else frozenset(),
             alerts=_choice(alerts, alert_kinds(), "alert kind")
@@ -240,7 +237,7 @@ class Subscription:
                 "url": self.url,
                 "secret": self.secret,
                 # null: every one, those of later releases included.
-                "statuses": _listed(self.statuses, _STATUSES),
+                "statuses": _listed(self.statuses, STATUSES),
                 "alerts": _listed(self.alerts, alert_kinds()),
                 "created_at": self.created_at.isoformat(),
             },
@@ -280,7 +277,7 @@ class Subscription:
             id=document["id"],
             url=document["url"],
             secret=document["secret"],
-            statuses=_STATUSES if document["statuses"] is None else frozenset(document["statuses"]),
+            statuses=STATUSES if document["statuses"] is None else frozenset(document["statuses"]),
             alerts=alert_kinds() if document["alerts"] is None else frozenset(document["alerts"]),
             created_at=created_at,
         )
@@ -290,7 +287,7 @@ class Subscription:
         return {
             "id": self.id,
             "url": self.url,
-            "statuses": _summary(self.statuses, _STATUSES),
+            "statuses": _summary(self.statuses, STATUSES),
             "alerts": _summary(self.alerts, alert_kinds()),
             "created_at": self.created_at.isoformat(timespec="seconds"),
         }
@@ -318,7 +315,7 @@ def subscription_json_schema() -> dict[str, Any]:
                 "pattern": f"^{SECRET_PREFIX}[A-Za-z0-9+/=]+$",
                 "description": "Standard Webhooks signing secret: whsec_ and a base64 key.",
             },
-            "statuses": choice(_STATUSES, "status changes into these statuses"),
+            "statuses": choice(STATUSES, "status changes into these statuses"),
             "alerts": choice(alert_kinds(), "alerts of these kinds"),
             "created_at": {
                 "type": "string",

@@ -84,7 +84,7 @@ class _Partition:
     """In offset order (records are taken in order)."""
 
     def progress(self) -> Progress:
-        pending = {offset: retry for offset, retry in self.restored.items()}
+        pending = dict(self.restored)
         for offset, delivery in self.pending.items():
             pending[offset] = Retry(delivery.attempts, delivery.next_at)
         return Progress(max(self.position, self.read_to), pending)
@@ -119,10 +119,6 @@ class Subscriber:
         """Set once the consumer joined its group and has partitions."""
         self.error: BaseException | None = None
         """Why :meth:`run` ended, when it failed."""
-
-    @property
-    def subscription(self) -> Subscription:
-        return self._subscription
 
     def update(self, subscription: Subscription) -> None:
         """Use a changed subscription (URL, secret, filters) for what comes next."""

@@ -12,8 +12,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from schemas.status import Status
-from schemas.webhooks import Subscription, SubscriptionError, alert_kinds
+from schemas.webhooks import STATUSES, Subscription, SubscriptionError, alert_kinds
 from tracecode.cli._output import console, err_console
 from tracecode.errors import TracecodeError
 from tracecode.services import local_url
@@ -22,7 +21,6 @@ from webhooks.service import SubscriberFailedError, WebhooksService
 from webhooks.subscriptions import SubscriptionsTopicError, SubscriptionStore
 
 _BROKER_HINT = "is the broker up (`tracecode broker up`) and are the topics applied?"
-_STATUSES = sorted(status.value for status in Status if status is not Status.UNKNOWN)
 
 
 @click.group(invoke_without_command=True)
@@ -86,7 +84,7 @@ def _store(settings: Settings) -> SubscriptionStore:
     "--status",
     "statuses",
     multiple=True,
-    type=click.Choice(_STATUSES, case_sensitive=False),
+    type=click.Choice(sorted(STATUSES), case_sensitive=False),
     help="Deliver status changes into this status (repeat for more); default: all, unless "
     "only --alert is given.",
 )
