@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,11 +21,34 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{RUN_ID}-{uuid.uuid4().hex[:8]}"
 
 
+def _ephemeral_range() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return range(32768, 61000)
+    return range(int(low), int(high) + 1)
+
+
+_EPHEMERAL = _ephemeral_range()
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Drawn below the kernel's ephemeral range: a port the kernel picks for ``bind(0)`` may be
+    taken as the local end of an outgoing connection (a Kafka client's, say) before the server
+    it was meant for binds it. Never the same port twice in one session.
+    """
+    candidates = [port for port in range(20000, _EPHEMERAL.start) if port not in _handed_out] or [
+        port for port in range(10000, 20000) if port not in _handed_out
+    ]
+    random.shuffle(candidates)
+    for port in candidates:
+        if port_is_free(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free TCP port below the ephemeral range on 127.0.0.1")
 
 
 def port_is_free(port: int) -> bool:
