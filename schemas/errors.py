@@ -18,6 +18,12 @@ class BadMarkerError(CodecError):
     def __init__(self, found: bytes) -> None:
         self.found = found
         shown = found.hex(" ") or "no bytes"
+        if found[:1] == b"\x00":
+            super().__init__(
+                f"a Confluent Schema Registry framed record (found {shown}), and this reader has "
+                "no schema registry to resolve its schema id: set TRACECODE_SCHEMA_REGISTRY_URL"
+            )
+            return
         super().__init__(f"not an Avro single-object record: expected marker c3 01, found {shown}")
 
 
