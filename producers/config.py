@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from schemas.framing import SchemaRegistryConnection
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
 
@@ -25,6 +26,8 @@ class ProducerConfig:
 
     connection: KafkaConnection
     topics: TopicNames = field(default_factory=TopicNames)
+    schema_registry: SchemaRegistryConnection | None = None
+    """The Schema Registry: events are written in Confluent framing; ``None``: single-object."""
     client_id: str = "tracecode-producer"
     compression: Compression = "zstd"
     linger_ms: float = 20.0

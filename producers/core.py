@@ -32,6 +32,7 @@ from producers.config import ProducerConfig
 from producers.events import EventKind, InputRecord, encode_event
 from schemas.codec import codec_for
 from schemas.errors import CodecError
+from schemas.framing import Framing, SchemaRegistryRequestError
 from schemas.records import CarrierScan, SellerDispatch
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,9 @@ class EventProducer:
         self._topics = {kind: kind.topic(config.topics) for kind in EventKind}
         self._kinds = {topic: kind for kind, topic in self._topics.items()}
         self._codecs = {kind: codec_for(kind.record_type) for kind in EventKind}
+        registry = config.schema_registry
+        self._framing = None if registry is None else Framing(registry, config.topics)
+        self._output = None if self._framing is None else self._framing.output(self._kinds)
         self._sent = self._acknowledged = self._failed = 0
         self._failures: list[DeliveryFailure] = []
         self._waits = 0
@@ -175,6 +179,8 @@ class EventProducer:
         ``code``; nothing is checked. Waits, serving delivery reports, while the queue is full.
         """
         topic, key = self._topics[kind], code.encode()
+        if self._output is not None:
+            value = self._output.frame(topic, value)
         while True:
             try:
                 self._client.produce(topic, value, key)
@@ -280,8 +286,10 @@ class EventProducer:
         if value is not None:
             # Failures are rare: reading the id back beats carrying it with every event.
             try:
+                if self._framing is not None:
+                    value = self._framing.single_object(value)
                 event_id = self._codecs[kind].decode(value)["event_id"]
-            except CodecError:
+            except (CodecError, SchemaRegistryRequestError):
                 logger.exception("cannot read back an undelivered event")
         code = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
         return DeliveryFailure(event_id, kind, code, f"{error.name()}: {error.str()}")

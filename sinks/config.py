@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from schemas.framing import SchemaRegistryConnection
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
 
@@ -107,6 +108,9 @@ class SinkConfig:
     kafka: KafkaConnection
     topics: TopicNames
     clickhouse: ClickHouseTarget
+    schema_registry: SchemaRegistryConnection | None = None
+    """The Schema Registry that resolves Confluent framed records (either framing is read);
+    ``None``: single-object records only."""
     group_id: str = "tracecode-sink"
     batch_max_rows: int = 10_000
     """A partition's batch is written once it holds this many records..."""

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from schemas.codec import codec_for
 from schemas.errors import CodecError
+from schemas.framing import Framing
 from sinks.batching import Admission, Batch, PartitionBuffer
 from sinks.clickhouse import connect, ensure_database
 from sinks.config import ClickHouseTarget, SinkConfig
@@ -77,6 +78,11 @@ class Sink:
         self.metrics = metrics or SinkMetrics()
         self.health = SinkHealth(config.unreachable_after)
         self._tables = tables(config.topics)
+        self._framing = (
+            None
+            if config.schema_registry is None
+            else Framing(config.schema_registry, config.topics)
+        )
         self._partitions: dict[TP, _Partition] = {}
         self._stop = threading.Event()
         self._positions: dict[TP, int] = {}
@@ -231,6 +237,12 @@ class Sink:
             self.metrics.skipped.labels(topic).inc()
             return
         value = message.value() or b""
+        if self._framing is not None:
+            try:
+                value = self._framing.single_object(value)
+            except CodecError as error:
+                self._halt(topic, partition, offset, state, error)
+                return
         header = value[:_HEADER]
         if header not in state.headers:
             self._halt(topic, partition, offset, state, _decode_error(state.table, value))

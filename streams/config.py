@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from schemas.codes import DEFAULT_MARKETPLACE_FORMAT, MarketplaceFormat
+from schemas.framing import SchemaRegistryConnection
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
 from streams.join.transition import Rules
@@ -36,6 +37,9 @@ class WorkerConfig:
     """This worker's own folder for its RocksDB tables (never shared between workers)."""
     partitions: int
     """Partition count of the input topics; the changelog topic gets the same."""
+    schema_registry: SchemaRegistryConnection | None = None
+    """The Schema Registry: inputs are read in either framing and outputs written in
+    Confluent framing; ``None``: single-object framing only."""
     rules: Rules = field(default_factory=Rules)
     marketplace: MarketplaceFormat = DEFAULT_MARKETPLACE_FORMAT
     """The deployment's marketplace code format (validation and the web view)."""

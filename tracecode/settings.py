@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from producers.config import Compression, ProducerConfig
+from schemas.framing import SchemaRegistryConnection
 from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
 from schemas.topics import TopicNames
 from sinks.config import ClickHouseTarget, RetryPolicy, SinkConfig
@@ -92,6 +93,26 @@ class KafkaSettings(BaseSettings):
     ssl_ca_location: Path | None = Field(
         None, description="PEM file of CA certificates to trust; default: the system store."
     )
+
+
+class SchemaRegistrySettings(BaseSettings):
+    """Confluent Schema Registry framing of the output topics (opt-in)."""
+
+    model_config = _section_config("SCHEMA_REGISTRY")
+
+    url: str | None = Field(
+        None,
+        description="Schema Registry URL (http(s)://host:port; mock://name for tests); when "
+        "set, every Avro value tracecode writes is in the Confluent wire format, `topics apply` "
+        "registers the schemas and readers accept both framings. Unset: single-object only.",
+    )
+    basic_auth: SecretStr | None = Field(
+        None, description="user:password for the registry's HTTP basic authentication."
+    )
+    ssl_ca_location: Path | None = Field(
+        None, description="PEM file of CA certificates to trust for https://; default: system."
+    )
+    timeout: float = Field(10.0, gt=0, description="Seconds one registry request may take.")
 
 
 class TopicsSettings(BaseSettings):
@@ -409,6 +430,7 @@ class Settings(BaseSettings):
 
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     topics: TopicsSettings = Field(default_factory=TopicsSettings)
     producer: ProducerSettings = Field(default_factory=ProducerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
@@ -429,6 +451,7 @@ class Settings(BaseSettings):
     def _check_components(self) -> Settings:
         # Build each component config once so a bad combination fails at load time.
         self.kafka_connection()
+        self.schema_registry_connection()
         self.topics_config()
         self.producer_config()
         self.sink_config()
@@ -453,6 +476,24 @@ class Settings(BaseSettings):
         except ValueError as error:
             raise ValueError(f"Kafka settings (TRACECODE_KAFKA_*): {error}") from error
 
+    def schema_registry_connection(self) -> SchemaRegistryConnection | None:
+        """The Schema Registry every component uses, or ``None`` (single-object framing)."""
+        registry = self.schema_registry
+        if not registry.url:
+            return None
+        auth = registry.basic_auth
+        try:
+            return SchemaRegistryConnection(
+                url=registry.url,
+                basic_auth_user_info=auth.get_secret_value() if auth else None,
+                ssl_ca_location=str(registry.ssl_ca_location) if registry.ssl_ca_location else None,
+                timeout_s=registry.timeout,
+            )
+        except ValueError as error:
+            raise ValueError(
+                f"schema registry settings (TRACECODE_SCHEMA_REGISTRY_*): {error}"
+            ) from error
+
     def broker_config(self) -> BrokerConfig:
         """The local broker's config."""
         return BrokerConfig(
@@ -471,6 +512,7 @@ class Settings(BaseSettings):
             return ProducerConfig(
                 connection=self.kafka_connection(),
                 topics=self.topic_names(),
+                schema_registry=self.schema_registry_connection(),
                 client_id=client_id,
                 compression=self.producer.compression,
                 linger_ms=self.producer.linger_ms,
@@ -519,6 +561,7 @@ class Settings(BaseSettings):
         try:
             return SinkConfig(
                 kafka=self.kafka_connection(),
+                schema_registry=self.schema_registry_connection(),
                 topics=self.topic_names(),
                 clickhouse=self.clickhouse_target(),
                 # Like the workers' group: deployments sharing a cluster by topic prefix must
@@ -545,6 +588,7 @@ class Settings(BaseSettings):
         try:
             return WebhooksConfig(
                 kafka=self.kafka_connection(),
+                schema_registry=self.schema_registry_connection(),
                 topics=self.topic_names(),
                 group_prefix=self.topics.prefix + hooks.group_prefix,
                 request_timeout=hooks.request_timeout,
@@ -577,6 +621,7 @@ class Settings(BaseSettings):
         try:
             return WorkerConfig(
                 kafka=self.kafka_connection(),
+                schema_registry=self.schema_registry_connection(),
                 topics=self.topic_names(),
                 state_dir=self.data_dir / "streams" / group / worker_id,
                 partitions=self.topics.partitions,

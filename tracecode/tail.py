@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaExcepti
 
 from schemas.codec import codec_for
 from schemas.errors import CodecError
+from schemas.framing import Framing, SchemaRegistryRequestError
 from schemas.kafka import KafkaConnection
 from schemas.records import RecordType, to_json
 from schemas.topics import CARRIED, TopicNames
@@ -80,8 +81,9 @@ class TailedRecord:
         }
 
 
-def decode(topic: TailedTopic, message: Any) -> TailedRecord:
-    """A consumed confluent-kafka message of ``topic`` as a :class:`TailedRecord`."""
+def decode(topic: TailedTopic, message: Any, framing: Framing | None = None) -> TailedRecord:
+    """A consumed confluent-kafka message of ``topic`` as a :class:`TailedRecord`; with
+    ``framing``, Confluent framed values are read too."""
     _, stamp = message.timestamp()
     timestamp = None if stamp < 0 else datetime.fromtimestamp(stamp / 1000, UTC)
     raw_key = message.key()
@@ -89,8 +91,11 @@ def decode(topic: TailedTopic, message: Any) -> TailedRecord:
     value: Mapping[str, Any] | None = None
     error = None
     try:
-        value = codec_for(topic.record_type).decode(message.value() or b"")
-    except CodecError as failure:
+        data = message.value() or b""
+        if framing is not None:
+            data = framing.single_object(data)
+        value = codec_for(topic.record_type).decode(data)
+    except (CodecError, SchemaRegistryRequestError) as failure:
         error = str(failure)
     return TailedRecord(
         message.topic(), message.partition(), message.offset(), timestamp, key, value, error
@@ -101,9 +106,14 @@ class Tail:
     """Reads one topic, from its start or from now on, until closed."""
 
     def __init__(
-        self, connection: KafkaConnection, topic: TailedTopic, from_beginning: bool
+        self,
+        connection: KafkaConnection,
+        topic: TailedTopic,
+        from_beginning: bool,
+        framing: Framing | None = None,
     ) -> None:
         self._topic = topic
+        self._framing = framing
         self._consumer = Consumer(
             {
                 **connection.librdkafka_config(),
@@ -140,7 +150,7 @@ class Tail:
                     logger.warning("reading failed, retrying", extra={"error": str(error)})
                     continue
                 raise KafkaException(error)
-            yield decode(self._topic, message)
+            yield decode(self._topic, message, self._framing)
 
     def close(self) -> None:
         self._consumer.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from schemas.framing import SchemaRegistryConnection
 from schemas.kafka import KafkaConnection
 from schemas.topics import TopicNames
 
@@ -38,6 +39,9 @@ class WebhooksConfig:
 
     kafka: KafkaConnection
     topics: TopicNames
+    schema_registry: SchemaRegistryConnection | None = None
+    """The Schema Registry: records are read in either framing and dead letters written in
+    Confluent framing; ``None``: single-object framing only."""
     group_prefix: str = "tracecode-webhooks"
     """Each subscription reads in a consumer group of its own: ``<group_prefix>.<id>``."""
     request_timeout: float = 10.0

@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from schemas.codec import codec_for
 from schemas.dead_letters import Stage, dead_letter
 from schemas.errors import CodecError
+from schemas.framing import Framing, OutputFraming
 from schemas.records import RecordType
 from schemas.webhooks import Subscription, WebhookEvent, event_of, signed_headers
 from webhooks.config import WebhooksConfig
@@ -101,8 +102,11 @@ class Subscriber:
         metrics: WebhookMetrics,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        framings: tuple[Framing, OutputFraming] | None = None,
     ) -> None:
         self.config = config
+        self._framings = framings
+        """Registry mode: how to read Confluent framed records and frame the dead letters."""
         self._subscription = subscription
         self._dead_letters = dead_letters
         self._metrics = metrics
@@ -214,7 +218,10 @@ class Subscriber:
         label = self._subscription.id
         record_type = self._record_types[topic]
         try:
-            record = codec_for(record_type).decode(message.value() or b"")
+            value = message.value() or b""
+            if self._framings is not None:
+                value = self._framings[0].single_object(value)
+            record = codec_for(record_type).decode(value)
         except CodecError as failure:
             self._metrics.undecodable.labels(label).inc()
             if not self._dead_letter(message, Stage.DECODE, failure, now):
@@ -298,9 +305,13 @@ class Subscriber:
             if failure is not None:
                 failures.append(failure)
 
+        topic = self.config.topics.webhook_dead_letters
+        value = DEAD_LETTERS.encode(letter)
+        if self._framings is not None:
+            value = self._framings[1].frame(topic, value)
         self._dead_letters.produce(
-            self.config.topics.webhook_dead_letters,
-            DEAD_LETTERS.encode(letter),
+            topic,
+            value,
             self._subscription.id.encode(),
             on_delivery=acknowledged,
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from schemas.framing import Framing, OutputFraming
 from schemas.webhooks import Subscription
 from webhooks.config import WebhooksConfig
 from webhooks.delivery import Subscriber
@@ -45,6 +46,7 @@ class WebhooksService:
         self.running = threading.Event()
         """Set once the subscriptions are read and their subscribers started."""
         self.metrics_port: int | None = None
+        self._framings: tuple[Framing, OutputFraming] | None = None
 
     def stop(self) -> None:
         """Ask the service to finish: in-flight POSTs complete, progress is committed."""
@@ -60,6 +62,10 @@ class WebhooksService:
         if self.config.metrics_port is not None:
             server, _ = serve(self.metrics, self.config.metrics_port, self.config.metrics_host)
             self.metrics_port = server.server_port
+        registry = self.config.schema_registry
+        if registry is not None:
+            framing = Framing(registry, self.config.topics)
+            self._framings = (framing, framing.output([self.config.topics.webhook_dead_letters]))
         dead_letters = Producer(
             {**self.config.kafka.librdkafka_config(), "acks": "all", "enable.idempotence": True},
             logger=log,
@@ -92,7 +98,9 @@ class WebhooksService:
                 server.server_close()
 
     def _start(self, subscription: Subscription, dead_letters: Producer) -> None:
-        subscriber = Subscriber(self.config, subscription, dead_letters, self.metrics)
+        subscriber = Subscriber(
+            self.config, subscription, dead_letters, self.metrics, framings=self._framings
+        )
         thread = threading.Thread(
             target=subscriber.run, name=f"webhooks-{subscription.id}", daemon=True
         )

@@ -19,6 +19,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
+from schemas.framing import Framing
 from streams.config import SHIPMENTS_TABLE, ProcessingGuarantee, WorkerConfig
 from streams.runtime.checkpoint import Checkpoint, InputPositions
 from streams.runtime.exactly_once import InputBatch, WorkerApp, WorkerConsumer
@@ -100,13 +101,17 @@ def create_app(config: WorkerConfig, registry: CollectorRegistry | None = None) 
     )
     registry = registry if registry is not None else CollectorRegistry()
     topics = config.topics
+    framing = None if config.schema_registry is None else Framing(config.schema_registry, topics)
     sender = OutputSender(
         app,
         config.partitions,
         (topics.history, topics.status, topics.alerts, store.changelog_topic),
+        framing=None
+        if framing is None
+        else framing.output((topics.history, topics.status, topics.alerts, topics.dead_letters)),
     )
     states = ShipmentStates(store, sender, topics.scans, config.rules, config.state_cache_size)
-    processor = JoinProcessor(config, states, sender, JoinMetrics(registry))
+    processor = JoinProcessor(config, states, sender, JoinMetrics(registry), framing=framing)
     positions = InputPositions()
     app.checkpoint = Checkpoint(
         app, processor, sender, positions, catching_up_interval_s=config.commit_interval_s

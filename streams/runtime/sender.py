@@ -20,6 +20,7 @@ from aiokafka.structs import RecordMetadata
 from faust.exceptions import ProducerSendError
 from faust.types import TP
 
+from schemas.framing import OutputFraming
 from streams.runtime.exactly_once import WorkerApp, WorkerProducer
 
 OnDelivered = Callable[[int, int], None]
@@ -41,9 +42,15 @@ class OutputSender:
     """Collects output records per producer and topic; sends them a batch at a time."""
 
     def __init__(
-        self, app: WorkerApp, input_partitions: int, keyed_by_code: Collection[str]
+        self,
+        app: WorkerApp,
+        input_partitions: int,
+        keyed_by_code: Collection[str],
+        framing: OutputFraming | None = None,
     ) -> None:
         self._app = app
+        self._framing = framing
+        """Confluent headers for the output topics (registry mode); ``None``: values as given."""
         self._input_partitions = input_partitions
         self._keyed_by_code = frozenset(keyed_by_code)
         """Topics whose keys are the canonical code of the input record that caused them."""
@@ -72,6 +79,8 @@ class OutputSender:
         (murmur2); ``on_delivered`` is called once its batch is acknowledged.
         """
         app = self._app
+        if self._framing is not None and value is not None:
+            value = self._framing.frame(topic, value)
         transactional_id = self._transactional_id(source) if app.in_transaction else None
         group_key = (transactional_id, topic, source.partition)
         group = self._pending.get(group_key)
@@ -91,7 +100,9 @@ class OutputSender:
         pending = self._pending
         partition = source.partition
         added = False
-        for topic, key, value in records:
+        framing = self._framing
+        for topic, key, encoded in records:
+            value = encoded if framing is None else framing.frame(topic, encoded)
             group = pending.get((transactional_id, topic, partition))
             if group is None:
                 group = pending[transactional_id, topic, partition] = _Pending(

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from schemas.framing import SchemaNotRegisteredError, SchemaRegistryRequestError
 from tracecode import __version__
 from tracecode.cli import (
     broker,
@@ -30,7 +31,8 @@ from tracecode.settings import load_settings
 
 
 class _Main(click.Group):
-    """Reports :class:`TracecodeError` for people (no traceback) and exits with status 1."""
+    """Reports :class:`TracecodeError` and Schema Registry failures for people (no traceback)
+    and exits with status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -38,6 +40,15 @@ class _Main(click.Group):
         except TracecodeError as error:
             report_error(error)
             ctx.exit(1)
+        except SchemaNotRegisteredError as error:
+            report_error(TracecodeError(str(error)))
+            ctx.exit(1)
+        except SchemaRegistryRequestError as error:
+            report_error(TracecodeError(str(error), hint=_REGISTRY_HINT))
+            ctx.exit(1)
+
+
+_REGISTRY_HINT = "check TRACECODE_SCHEMA_REGISTRY_URL and that the registry answers"
 
 
 @click.group(cls=_Main)

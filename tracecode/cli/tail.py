@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from schemas.framing import Framing
 from schemas.records import RecordType
 from tracecode.cli._output import console, err_console
 from tracecode.cli.track import TraceCodeParam
@@ -62,7 +63,9 @@ def tail(
     try:
         tailed = resolve_topic(topic, settings.topic_names())
         admin_client(connection, timeout=_REACH_TIMEOUT_S)  # no broker: say so, no traceback
-        reader = Tail(connection, tailed, from_beginning)
+        registry = settings.schema_registry_connection()
+        framing = None if registry is None else Framing(registry, settings.topic_names())
+        reader = Tail(connection, tailed, from_beginning, framing)
     except UnknownTopicError as error:
         raise TracecodeError(str(error)) from None
     summary = _SUMMARIES[tailed.record_type]

@@ -8,6 +8,11 @@ import click
 from rich import box
 from rich.table import Table
 
+from schemas.framing import (
+    COMPATIBILITY,
+    Framing,
+    SchemaRegistryConnection,
+)
 from tracecode.asyncapi import asyncapi_document, render
 from tracecode.cli._output import console, err_console
 from tracecode.errors import TracecodeError
@@ -34,15 +39,41 @@ def apply_command(settings: Settings) -> None:
         console.print(
             f"No changes: all {len(specs)} topics on {connection.bootstrap_servers} match the spec."
         )
+    else:
+        for change in result.changes:
+            colour = "green" if change.action == "created" else "yellow"
+            console.print(f"[{colour}]{change.action}[/] {change.topic}")
+            for detail in change.details:
+                console.print(f"  {detail}")
+        console.print(
+            f"{len(result.changes)} changed, {len(result.unchanged)} unchanged "
+            f"on {connection.bootstrap_servers}."
+        )
+    registry = settings.schema_registry_connection()
+    if registry is not None:
+        register_schemas(registry, settings)
+
+
+def register_schemas(registry: SchemaRegistryConnection, settings: Settings) -> None:
+    """Register the contracts of every Avro topic in the Schema Registry and say what changed."""
+    if registry.is_mock:
+        console.print(
+            f"Schema Registry {registry.url}: an in-process mock; every tracecode process fills "
+            "its own at start, so there is nothing to register here."
+        )
         return
-    for change in result.changes:
-        colour = "green" if change.action == "created" else "yellow"
-        console.print(f"[{colour}]{change.action}[/] {change.topic}")
-        for detail in change.details:
-            console.print(f"  {detail}")
+    versions = Framing(registry, settings.topic_names()).register()
+    new = [version for version in versions if version.newly_registered]
+    for version in new:
+        console.print(
+            f"[green]registered[/] {version.subject} {version.release} (schema id "
+            f"{version.schema_id})"
+        )
+    subjects = len({version.subject for version in versions})
     console.print(
-        f"{len(result.changes)} changed, {len(result.unchanged)} unchanged "
-        f"on {connection.bootstrap_servers}."
+        f"Schema Registry {registry.url}: {len(new)} schemas registered, "
+        f"{len(versions) - len(new)} already there, under {subjects} subjects "
+        f"({COMPATIBILITY})."
     )
 
 

@@ -22,6 +22,8 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.codec import codec_for
 from schemas.codes import DEFAULT_MARKETPLACE_FORMAT
+from schemas.errors import CodecError
+from schemas.framing import Framing
 from schemas.kafka import KafkaConnection
 from schemas.records import RecordType, ShipmentAlert, ShipmentState, ShipmentStatusChanged, to_json
 from schemas.topics import TopicNames
@@ -136,10 +138,13 @@ class Reference:
 
 
 def reference_join(
-    kafka: KafkaConnection, topics: TopicNames, rules: Rules | None = None
+    kafka: KafkaConnection,
+    topics: TopicNames,
+    rules: Rules | None = None,
+    framing: Framing | None = None,
 ) -> Reference:
     """Replay the input topics through :class:`PartitionJoin`, partition by partition, in the
-    worker's arrival order."""
+    worker's arrival order (``framing``: inputs in Confluent framing too)."""
     rules = rules or Rules()
     inputs = {topics.dispatches: RecordType.SELLER_DISPATCH, topics.scans: RecordType.CARRIER_SCAN}
     by_partition: dict[int, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
@@ -160,9 +165,15 @@ def reference_join(
         ]
         for record in merged(streams):
             try:
+                value = record.value
+                if framing is not None and value:
+                    value = framing.single_object(value)
                 event = read_event(
-                    inputs[record.topic], record.key, record.value, DEFAULT_MARKETPLACE_FORMAT
+                    inputs[record.topic], record.key, value, DEFAULT_MARKETPLACE_FORMAT
                 )
+            except CodecError:
+                reference.rejected[(record.topic, record.partition, record.offset)] = "decode"
+                continue
             except Rejected as rejected:
                 reference.rejected[(record.topic, record.partition, record.offset)] = (
                     rejected.stage.value

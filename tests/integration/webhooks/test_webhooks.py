@@ -18,6 +18,7 @@ from standardwebhooks import Webhook
 
 from schemas.codec import codec_for
 from schemas.codes import marketplace_code
+from schemas.framing import Framing, OutputFraming, SchemaRegistryConnection
 from schemas.kafka import KafkaConnection
 from schemas.records import RecordType
 from schemas.topics import TopicNames
@@ -121,10 +122,20 @@ def _config(kafka: KafkaConnection, topics: TopicNames, **overrides: Any) -> Web
     return WebhooksConfig(kafka=kafka, topics=topics, **settings)
 
 
-def _publish(kafka: KafkaConnection, topics: TopicNames, codes: int, versions: int) -> list[str]:
+def _publish(
+    kafka: KafkaConnection,
+    topics: TopicNames,
+    codes: int,
+    versions: int,
+    framing: OutputFraming | None = None,
+) -> list[str]:
     """Status changes (versions 1..n per code, the last DELIVERED) and one STALLED alert per
-    code; returns their event ids."""
+    code, in Confluent framing with ``framing``; returns their event ids."""
     producer = Producer(kafka.librdkafka_config())
+
+    def framed(topic: str, value: bytes) -> bytes:
+        return value if framing is None else framing.frame(topic, value)
+
     now = datetime.now(UTC)
     ids = []
     for number in range(codes):
@@ -138,7 +149,8 @@ def _publish(kafka: KafkaConnection, topics: TopicNames, codes: int, versions: i
                 "status": status,
                 "emitted_at": now,
             }
-            producer.produce(topics.status, STATUS.encode(record), code.encode())  # type: ignore[arg-type]
+            value = framed(topics.status, STATUS.encode(record))  # type: ignore[arg-type]
+            producer.produce(topics.status, value, code.encode())
             ids.append(f"status:{code}:{version}")
         stalled = {
             **alert(),
@@ -147,7 +159,8 @@ def _publish(kafka: KafkaConnection, topics: TopicNames, codes: int, versions: i
             "kind": "STALLED",
             "emitted_at": now,
         }
-        producer.produce(topics.alerts, ALERTS.encode(stalled), code.encode())  # type: ignore[arg-type]
+        value = framed(topics.alerts, ALERTS.encode(stalled))  # type: ignore[arg-type]
+        producer.produce(topics.alerts, value, code.encode())
         ids.append(f"alert:alert-{code}")
     assert producer.flush(30) == 0
     return ids
@@ -270,20 +283,49 @@ def test_retries_after_500s_and_timeouts_then_gives_up_past_the_horizon(
     assert all(receiver.attempts(i) >= 2 for i in alerts)
 
 
+def test_in_registry_mode_framed_events_are_delivered_and_dead_letters_are_framed(
+    kafka: KafkaConnection,
+    topic_names: TopicNames,
+    receivers: Callable[[Answer], Receiver],
+    start_service: Callable[[WebhooksConfig], Running],
+) -> None:
+    registry = SchemaRegistryConnection("mock://webhooks-integration")
+    framing = Framing(registry, topic_names)
+    config = _config(kafka, topic_names, schema_registry=registry, horizon=2.0)
+    receiver = receivers(lambda event_id, _: (500 if event_id.startswith("alert:") else 204, 0.0))
+    _subscribe(kafka, topic_names, receiver.url)
+    start_service(config)
+    inputs = framing.output([topic_names.status, topic_names.alerts])
+    ids = _publish(kafka, topic_names, codes=2, versions=3, framing=inputs)
+    statuses = {i for i in ids if i.startswith("status:")}
+    wait_for(lambda: statuses <= set(receiver.ids()) or None, 60, "the framed events delivered")
+
+    topic = topic_names.webhook_dead_letters
+    raw = _read_dead_letters(kafka, topic, len(ids) - len(statuses), decode=False)
+    schema_id = framing.output([topic]).schema_id(topic)
+    assert {int.from_bytes(value[1:5], "big") for _, value in raw if value[:1] == b"\x00"} == {
+        schema_id
+    }
+    assert all(value[:1] == b"\x00" for _, value in raw)
+    letters = [DEAD_LETTERS.decode(framing.single_object(value)) for _, value in raw]
+    assert {letter["error_class"] for letter in letters} == {"DeliveryGivenUp"}
+
+
 def _read_dead_letters(
-    kafka: KafkaConnection, topic: str, count: int
-) -> list[tuple[bytes, dict[str, Any]]]:
+    kafka: KafkaConnection, topic: str, count: int, *, decode: bool = True
+) -> list[tuple[bytes, Any]]:
     consumer = Consumer(
         {**kafka.librdkafka_config(), "group.id": unique("dlq"), "auto.offset.reset": "earliest"}
     )
     consumer.subscribe([topic])
-    found: list[tuple[bytes, dict[str, Any]]] = []
+    found: list[tuple[bytes, Any]] = []
     deadline = time.monotonic() + 60
     try:
         while len(found) < count and time.monotonic() < deadline:
             message = consumer.poll(0.5)
             if message is not None and not message.error():
-                found.append((message.key(), dict(DEAD_LETTERS.decode(message.value()))))
+                value = message.value()
+                found.append((message.key(), dict(DEAD_LETTERS.decode(value)) if decode else value))
     finally:
         consumer.close()
     assert len(found) == count, found

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from schemas.codec import codec_for
 from schemas.codes import marketplace_code
 from schemas.dead_letters import Stage
+from schemas.framing import Framing, SchemaRegistryConnection
 from schemas.kafka import KafkaConnection
 from schemas.records import RecordType, ShipmentState
 from schemas.status import SubStatus
@@ -101,7 +102,7 @@ class FakeSender:
 
 
 class Harness:
-    def __init__(self, rules: Rules | None = None) -> None:
+    def __init__(self, rules: Rules | None = None, framing: Framing | None = None) -> None:
         config = WorkerConfig(
             kafka=KafkaConnection("127.0.0.1:1"),
             topics=TOPICS,
@@ -123,6 +124,7 @@ class Harness:
             self.sender,  # type: ignore[arg-type]
             JoinMetrics(self.registry),
             clock=lambda: NOW,
+            framing=framing,
         )
 
     def feed(self, topic: str, key: bytes | None, value: bytes | None, partition: int = 0) -> None:
@@ -345,3 +347,27 @@ def test_a_state_that_cannot_be_encoded_is_not_written_and_its_record_is_dead_le
     assert (letter["stage"], letter["offset"]) == ("process", 2)
     state = harness.states.get(0, CODE)
     assert state is not None and [s["event_id"] for s in state["scans"]] == ["e1"]
+
+
+def test_confluent_framed_inputs_join_like_single_object_ones() -> None:
+    framing = Framing(SchemaRegistryConnection("mock://unit-processor"), TOPICS)
+    confluent = framing.output([TOPICS.scans, TOPICS.dispatches])
+    plain, framed = Harness(), Harness(framing=framing)
+    for harness, frame in ((plain, False), (framed, True)):
+        for topic, value in ((TOPICS.dispatches, a_dispatch()), (TOPICS.scans, a_scan("e1", 2))):
+            harness.feed(topic, CODE.encode(), confluent.frame(topic, value) if frame else value)
+        harness.commit()
+    assert framed.sender.to(TOPICS.dead_letters) == []
+    outputs = [(r["topic"], r["key"], r["value"]) for r in framed.sender.sent]
+    assert outputs == [(r["topic"], r["key"], r["value"]) for r in plain.sender.sent]
+    assert framed.store.data == plain.store.data  # the kept events are single-object bodies
+
+
+def test_a_framed_input_with_an_unknown_schema_id_is_dead_lettered() -> None:
+    harness = Harness(framing=Framing(SchemaRegistryConnection("mock://unit-processor"), TOPICS))
+    value = b"\x00" + (4242).to_bytes(4, "big") + a_scan("e1", 2)[10:]
+    harness.feed(TOPICS.scans, CODE.encode(), value)
+    (letter,) = dead_letters(harness)
+    assert (letter["stage"], letter["error_class"]) == ("decode", "UnknownSchemaIdError")
+    assert letter["value"] == value  # the record as it came
+    assert "schema id 4242" in letter["error_message"]
