@@ -197,7 +197,10 @@ def _message(record_type: RecordType, key: str, registry: SchemaRegistry) -> dic
         "CRC-64-AVRO fingerprint of the writer schema (little-endian), then the Avro binary "
         "body written with that schema. The payload below is the current release's schema; "
         f"the fingerprints a reader may meet, as they appear on the wire: {fingerprints}. "
-        "Every released schema is in schemas/avro/ (docs/contracts.md).",
+        "Every released schema is in schemas/avro/ (docs/contracts.md). A deployment with "
+        "TRACECODE_SCHEMA_REGISTRY_URL set writes the Confluent wire format instead (the byte "
+        "00, the 4-byte big-endian schema id, the same body), the schemas registered under "
+        "the subject <topic>-value; a topic may hold both framings across the switch.",
         "payload": {"schemaFormat": AVRO_FORMAT, "schema": _with_namespaces(current.schema)},
         "bindings": {
             "kafka": {
