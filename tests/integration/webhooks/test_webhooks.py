@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -378,6 +383,68 @@ def test_a_restart_mid_retry_continues_the_retries_and_loses_nothing(
     healthy.set()
     start_service(config)
     wait_for(lambda: receiver.delivered == set(ids) or None, 60, "every event after restart")
+
+
+def test_a_killed_service_restarts_from_its_committed_retry_state_and_loses_nothing(
+    kafka: KafkaConnection,
+    topic_names: TopicNames,
+    receivers: Callable[[Answer], Receiver],
+    tmp_path: Path,
+) -> None:
+    """``tracecode webhooks`` killed with SIGKILL mid-retry: no graceful commit, no goodbye."""
+    prefix = topic_names.status.removesuffix(TopicNames().status)
+    group_prefix = unique("hooks")
+    # The groups the process's settings name (topics prefix + group prefix), to read them here.
+    config = _config(kafka, topic_names, group_prefix=prefix + group_prefix)
+    healthy = threading.Event()
+    receiver = receivers(lambda _, __: (204, 0.0) if healthy.is_set() else (503, 0.0))
+    subscription = _subscribe(kafka, topic_names, receiver.url)
+    env = {
+        **os.environ,
+        "TRACECODE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "TRACECODE_TOPICS_PREFIX": prefix,
+        "TRACECODE_WEBHOOKS_GROUP_PREFIX": group_prefix,
+        "TRACECODE_WEBHOOKS_RETRY_INITIAL": "0.1",
+        "TRACECODE_WEBHOOKS_RETRY_MAX": "0.4",
+        "TRACECODE_WEBHOOKS_REQUEST_TIMEOUT": "1",
+        "TRACECODE_WEBHOOKS_METRICS_PORT": "0",
+        "TRACECODE_DATA_DIR": str(tmp_path),
+        "TRACECODE_LOG_LEVEL": "INFO",
+    }
+    log = tmp_path / "webhooks.log"
+
+    def start() -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "tracecode", "webhooks"], env=env, stdout=out, stderr=out
+            )
+
+    service = start()
+    try:
+        ids = _publish(kafka, topic_names, codes=3, versions=2)
+        heads = [i for i in ids if not i.endswith(":2")]
+        wait_for(lambda: all(receiver.attempts(i) >= 2 for i in heads) or None, 90, "retries")
+
+        def retried_and_committed() -> bool | None:
+            progress = _committed_progress(kafka, config, subscription.id, topic_names)
+            attempts = [r.attempts for p in progress for r in p.pending.values()]
+            return (len(attempts) == len(ids) and sum(attempts) >= len(heads)) or None
+
+        wait_for(retried_and_committed, 60, "the retry state committed")
+        service.send_signal(signal.SIGKILL)
+        assert service.wait(30) == -signal.SIGKILL
+        assert not receiver.delivered
+
+        healthy.set()
+        service = start()
+        wait_for(
+            lambda: receiver.delivered == set(ids) or None,
+            90,
+            f"every event after the restart; log:\n{log.read_text()[-3000:]}",
+        )
+    finally:
+        service.kill()
+        service.wait(30)
 
 
 def _committed_progress(

@@ -46,6 +46,7 @@ from streams.runtime.metrics import JoinMetrics
 from tracecode.broker import KAFKA_VERSION
 from tracecode.cli import main
 from tracecode.settings import Settings, describe_settings, load_settings
+from webhooks.metrics import WebhookMetrics
 
 ROOT = Path(__file__).parents[3]
 DEPLOY = ROOT / "deploy"
@@ -224,6 +225,8 @@ def config_for(settings: Settings, args: list[str]) -> object:
         return settings.sink_config()
     if args[:2] == ["topics", "apply"]:
         return settings.topics_config()
+    if args[:1] == ["webhooks"]:
+        return settings.webhooks_config()
     raise AssertionError(f"no config known for command {args}")
 
 
@@ -485,6 +488,27 @@ def test_compose_workers_have_their_own_state_and_web_port() -> None:
     assert set(jobs["tracecode-worker"]["static_configs"][0]["targets"]) == targets
 
 
+def test_webhooks_metrics_reach_prometheus_and_the_probes() -> None:
+    (service,) = (s for s in tracecode_services().values() if s["command"] == ["webhooks"])
+    env = service_environment(service)
+    assert env["TRACECODE_WEBHOOKS_METRICS_HOST"] == "0.0.0.0", "127.0.0.1 is out of reach"
+    port = env["TRACECODE_WEBHOOKS_METRICS_PORT"]
+    scrape = yaml.safe_load(PROMETHEUS_COMPOSE.read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    assert jobs["tracecode-webhooks"]["static_configs"][0]["targets"] == [
+        f"{service['hostname']}:{port}"
+    ]
+    assert f"127.0.0.1:{port}/metrics" in str(service["healthcheck"]["test"])
+    (container,) = (c for _, c in tracecode_containers() if c["args"] == ["webhooks"])
+    k8s_env = container_environment(container)
+    assert k8s_env["TRACECODE_WEBHOOKS_METRICS_HOST"] == "0.0.0.0"
+    probed = {
+        (container[probe]["httpGet"]["path"], str(container[probe]["httpGet"]["port"]))
+        for probe in ("startupProbe", "livenessProbe")
+    }
+    assert probed == {("/metrics", k8s_env["TRACECODE_WEBHOOKS_METRICS_PORT"])}
+
+
 def test_compose_sink_metrics_reach_prometheus() -> None:
     (sink,) = (s for s in tracecode_services().values() if s["command"] == ["sink"])
     env = service_environment(sink)
@@ -663,8 +687,9 @@ def test_kustomize_build() -> None:
 
 
 def exported_metrics() -> dict[str, set[str]]:
-    """Series names the worker and the sink expose, each with its label names."""
-    holders: list[object] = [JoinMetrics(CollectorRegistry()), SinkMetrics()]
+    """Series names the worker, the sink and the webhooks service expose, each with its label
+    names."""
+    holders: list[object] = [JoinMetrics(CollectorRegistry()), SinkMetrics(), WebhookMetrics()]
     holders += list(FaustMetrics.create(CollectorRegistry(), "faust"))
     metrics: list[MetricWrapperBase] = []
     for holder in holders:
