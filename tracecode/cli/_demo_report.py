@@ -9,11 +9,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from api.tracking import Tracking
 from tracecode.cli._tracking import tracking_view
 from tracecode.demo.report import Report
 from tracecode.endpoints import shipment_url
 from tracecode.stack import LocalStack
-from tracecode.tracking import Tracking
 
 
 def render_report(console: Console, report: Report, stack: LocalStack, *, kept: bool) -> None:

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from tracecode.tracking import (
+from api.tracking import (
     Alert,
     CurrentStatus,
     TimelineEntry,

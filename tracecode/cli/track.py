@@ -7,18 +7,29 @@ from typing import Any
 
 import click
 
+from api.tracking import HistoryUnavailableError
+from api.tracking import track as track_code
 from schemas.codes import parse_code
 from schemas.errors import InvalidCodeError
+from sinks.clickhouse import StoreBusyError
 from sinks.query import QueryClient
 from tracecode.cli._output import console
 from tracecode.cli._tracking import print_sources, tracking_view
 from tracecode.errors import TracecodeError
 from tracecode.services import ServiceKind, ServiceRegistry
 from tracecode.settings import Settings
-from tracecode.tracking import track as track_code
 
 EXIT_NEVER_SEEN = 3
 """Exit status for a well-formed code that no source knows."""
+
+
+def open_history(settings: Settings) -> QueryClient:
+    """The shipment history through the running sink, or the store itself."""
+    sink = settings.sink_config()
+    try:
+        return QueryClient.open(sink.clickhouse, sink.query_port)
+    except StoreBusyError as error:
+        raise HistoryUnavailableError(f"{error}; start the sink (`tracecode sink`)") from None
 
 
 class TraceCodeParam(click.ParamType):
@@ -53,11 +64,8 @@ def track(settings: Settings, code: str, as_json: bool) -> None:
     """
     registry = ServiceRegistry.of(settings.data_dir)
     workers = [s.urls["web"] for s in registry.running(ServiceKind.WORKER) if "web" in s.urls]
-    sink = settings.sink_config()
     tracking = track_code(
-        code,
-        workers or [settings.worker_config().web_url],
-        lambda: QueryClient.open(sink.clickhouse, sink.query_port),
+        code, workers or [settings.worker_config().web_url], lambda: open_history(settings)
     )
     if not tracking.live.ok and not tracking.history.ok:
         raise TracecodeError(

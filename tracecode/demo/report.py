@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sinks.query import QueryClient
-from tracecode.endpoints import EndpointError
-from tracecode.tracking import (
+from api.tracking import (
     CLONE,
     LiveState,
     Source,
@@ -22,6 +20,8 @@ from tracecode.tracking import (
     read_history,
     read_live,
 )
+from sinks.query import QueryClient
+from tracecode.endpoints import EndpointError
 
 # Examples prefer marketplace codes: a GS1 code's parentheses and slashes need quoting in a
 # shell and escaping in a URL.

@@ -1,4 +1,5 @@
-"""One shipment as ``tracecode track`` and the demo show it: status, verdict and timeline.
+"""One shipment as the tracking service, ``tracecode track`` and the demo show it: status,
+verdict and timeline.
 
 Two sources, each optional:
 
@@ -17,17 +18,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from sinks.clickhouse import StoreBusyError
-from sinks.query import QueryClient
-from tracecode.endpoints import EndpointError, get, shipment_url
+from api.live import WorkerUnavailableError, get_shipment
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +60,27 @@ WHERE code = {code:String}
 
 CLONE = "SUSPECTED_CLONE"
 _RETRY_UNAVAILABLE_S = 5.0
+
+
+class HistoryUnavailableError(Exception):
+    """The history cannot be opened; the message says what to start or fix."""
+
+
+class QueryResult(Protocol):
+    def named_results(self) -> Iterable[Mapping[str, Any]]: ...
+
+
+class HistoryStore(Protocol):
+    """A read-only ClickHouse connection (clickhouse-connect's client, or one that wraps it)."""
+
+    via: str
+    """How it reaches the store, for people."""
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> QueryResult: ...
+
+    def __enter__(self) -> HistoryStore: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 class VerdictKind(StrEnum):
@@ -180,6 +200,8 @@ class Verdict:
     kind: VerdictKind
     reason: str
     evidence: tuple[Alert, ...] = ()
+    rules: tuple[str, ...] = ()
+    """The suspected-clone rules met (``ShipmentAlert.rule``), when suspicious."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -252,14 +274,14 @@ class Tracking:
         }
 
 
-def track(code: str, web_urls: Sequence[str], open_history: Callable[[], QueryClient]) -> Tracking:
+def track(code: str, web_urls: Sequence[str], open_history: Callable[[], HistoryStore]) -> Tracking:
     """Ask both sources about ``code`` (canonical); a source that cannot answer is noted in
     :attr:`Tracking.live` / :attr:`Tracking.history` with what to start."""
     live: LiveState | None = None
     try:
         live = read_live(web_urls, code)
         live_source = Source(True, f"worker {live.worker}")
-    except EndpointError as error:
+    except WorkerUnavailableError as error:
         live_source = Source(
             False, f"no worker answered ({error}); start one with `tracecode worker`"
         )
@@ -268,8 +290,8 @@ def track(code: str, web_urls: Sequence[str], open_history: Callable[[], QueryCl
         with open_history() as client:
             history = read_history(client, code)
             history_source = Source(True, client.via)
-    except StoreBusyError as error:
-        history_source = Source(False, f"{error}; start the sink (`tracecode sink`)")
+    except HistoryUnavailableError as error:
+        history_source = Source(False, str(error))
     except ClickHouseError as error:
         history_source = Source(
             False,
@@ -281,7 +303,7 @@ def track(code: str, web_urls: Sequence[str], open_history: Callable[[], QueryCl
     return assemble(code, live, history, live_source, history_source)
 
 
-def read_history(client: QueryClient, code: str) -> History:
+def read_history(client: HistoryStore, code: str) -> History:
     """The timeline, alerts and stored state of ``code`` (canonical)."""
     params = {"code": code}
     timeline = tuple(_entry(row) for row in client.query(TIMELINE_SQL, params).named_results())
@@ -293,29 +315,28 @@ def read_history(client: QueryClient, code: str) -> History:
 def read_live(web_urls: Sequence[str], code: str) -> LiveState:
     """The state of ``code`` from the first worker that answers for it.
 
-    Raises :class:`EndpointError` when no worker can answer (none runs, or every one says the
-    code's partition is moving, even after a short wait).
+    Raises :class:`~api.live.WorkerUnavailableError` when no worker can answer (none runs, or
+    every one says the code's partition is moving, even after a short wait).
     """
     if not web_urls:
-        raise EndpointError("no worker web view to ask")
+        raise WorkerUnavailableError("no worker web view to ask")
     deadline = time.monotonic() + _RETRY_UNAVAILABLE_S
     problems: list[str] = []
     while True:
         for url in web_urls:
             try:
-                answer = get(shipment_url(url, code))
-            except EndpointError as error:
+                status, body, worker = get_shipment(url, code)
+            except WorkerUnavailableError as error:
                 problems.append(str(error))
                 continue
-            worker = str(answer.headers.get("X-Tracecode-Worker") or url)
-            if answer.status == 200 and isinstance(answer.body, dict):
-                return LiveState(answer.body, worker)
-            if answer.status == 404:
+            if status == 200 and isinstance(body, dict):
+                return LiveState(body, worker)
+            if status == 404:
                 return LiveState(None, worker)
-            problems.append(f"{url}: HTTP {answer.status} {_error_text(answer.body)}")
+            problems.append(f"{url}: HTTP {status} {_error_text(body)}")
         # 503 while partitions move between workers: it says to retry.
         if time.monotonic() >= deadline or not any("HTTP 503" in p for p in problems):
-            raise EndpointError("; ".join(dict.fromkeys(problems)))
+            raise WorkerUnavailableError("; ".join(dict.fromkeys(problems)))
         problems.clear()
         time.sleep(0.5)
 
@@ -387,7 +408,8 @@ def judge(
             reason = f"suspected clone: {clone_alerts[0].message}"
         else:
             reason = f"suspected clone: rules met: {', '.join(clone_rules)}"
-        return Verdict(VerdictKind.SUSPICIOUS, reason, tuple(clone_alerts))
+        rules = dict.fromkeys([*(alert.rule for alert in clone_alerts), *clone_rules])
+        return Verdict(VerdictKind.SUSPICIOUS, reason, tuple(clone_alerts), tuple(rules))
     if dispatch is None:
         return Verdict(
             VerdictKind.UNKNOWN,

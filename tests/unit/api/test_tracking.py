@@ -1,4 +1,5 @@
-"""``tracecode track``'s lookup: verdicts, local-time timelines, sources that do not answer."""
+"""The tracking lookup (service, `tracecode track`, demo): verdicts, local-time timelines,
+sources that do not answer."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from sinks.clickhouse import StoreBusyError
+from api.tracking import (
+    Alert,
+    HistoryUnavailableError,
+    VerdictKind,
+    judge,
+    read_history,
+    track,
+)
 from sinks.config import ClickHouseTarget
 from sinks.query import QueryClient
 from tests import sinkdata
 from tests.helpers import free_port
 from tests.sinkdata import Scenario
 from tests.stores import stored_scenario, web_view
-from tracecode.tracking import Alert, VerdictKind, judge, read_history, track
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +132,9 @@ def test_without_a_worker_the_status_comes_from_the_history(
 
 def test_without_the_history_the_live_state_still_answers(scenario: Scenario) -> None:
     def busy() -> QueryClient:
-        raise StoreBusyError("the chDB data folder is in use by another process")
+        raise HistoryUnavailableError(
+            "the chDB data folder is in use by another process; start the sink (`tracecode sink`)"
+        )
 
     with web_view(scenario.states) as url:
         tracking = track(scenario.clone, [url], busy)
