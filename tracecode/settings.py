@@ -12,6 +12,7 @@ secrets (``SecretStr`` fields) masked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.config import ApiConfig, HistoryTarget
 from producers.config import Compression, ProducerConfig
 from schemas.framing import SchemaRegistryConnection
 from schemas.kafka import KafkaConnection, SaslMechanism, SecurityProtocol
@@ -407,6 +409,28 @@ class WebhooksSettings(BaseSettings):
     )
 
 
+class ApiSettings(BaseSettings):
+    """The tracking service (``tracecode api``)."""
+
+    model_config = _section_config("API")
+
+    host: str = Field("127.0.0.1", description="Address the tracking service listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port of the tracking service.")
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token of the support endpoints (/v1/shipments/...), at least 16 "
+        "characters; unset: those endpoints answer 503.",
+    )
+    clickhouse_user: str | None = Field(
+        None,
+        description="ClickHouse user the service reads history as (a server only); default: "
+        "TRACECODE_SINK_USER.",
+    )
+    clickhouse_password: SecretStr | None = Field(
+        None, description="Its password; default: TRACECODE_SINK_PASSWORD."
+    )
+
+
 class Settings(BaseSettings):
     """All tracecode settings."""
 
@@ -436,6 +460,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = Field(default_factory=SinkSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhooksSettings = Field(default_factory=WebhooksSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @field_validator("data_dir", "cache_dir")
     @classmethod
@@ -457,6 +482,7 @@ class Settings(BaseSettings):
         self.sink_config()
         self.worker_config()
         self.webhooks_config()
+        self.api_config(())
         return self
 
     def kafka_connection(self) -> KafkaConnection:
@@ -600,6 +626,36 @@ class Settings(BaseSettings):
             )
         except ValueError as error:
             raise ValueError(f"webhooks settings (TRACECODE_WEBHOOKS_*): {error}") from error
+
+    def api_config(
+        self, web_urls: Sequence[str], host: str | None = None, port: int | None = None
+    ) -> ApiConfig:
+        """The tracking service's config; ``web_urls`` are the workers to ask (the CLI finds
+        the running ones), ``host`` and ``port`` override the settings."""
+        sink = self.sink_config()
+        target = sink.clickhouse
+        if target.embedded:
+            # chDB lives in the sink's process: the service reads through its query endpoint.
+            url = f"http://127.0.0.1:{sink.query_port}" if sink.query_port else None
+            username, password = None, None
+        else:
+            url = target.dsn
+            api_password = self.api.clickhouse_password
+            username = self.api.clickhouse_user or target.username
+            password = api_password.get_secret_value() if api_password else target.password
+        token = self.api.token
+        try:
+            return ApiConfig(
+                web_urls=tuple(web_urls) or (self.worker_config().web_url,),
+                history=None
+                if url is None
+                else HistoryTarget(url, target.database, username, password),
+                token=token.get_secret_value() if token else None,
+                host=host or self.api.host,
+                port=port or self.api.port,
+            )
+        except ValueError as error:
+            raise ValueError(f"tracking service settings (TRACECODE_API_*): {error}") from error
 
     def worker_config(
         self, worker_id: str | None = None, web_port: int | None = None

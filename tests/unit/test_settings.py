@@ -148,3 +148,41 @@ def test_cli_reports_bad_settings_without_traceback(monkeypatch: pytest.MonkeyPa
     assert result.returncode == 1
     assert "TRACECODE_BROKER_PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_tracking_service_reads_an_embedded_store_through_the_sink(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TRACECODE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TRACECODE_SINK_QUERY_PORT", "8125")
+    config = load_settings().api_config(["http://w1:6066"], port=9000)
+    assert config.web_urls == ("http://w1:6066",)
+    assert config.history is not None
+    assert (config.history.url, config.history.username) == ("http://127.0.0.1:8125", None)
+    assert (config.port, config.token) == (9000, None)
+
+
+def test_the_tracking_service_reads_a_server_as_its_own_user(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRACECODE_SINK_DSN", "https://clickhouse:8443")
+    monkeypatch.setenv("TRACECODE_SINK_USER", "tracecode_sink")
+    monkeypatch.setenv("TRACECODE_SINK_PASSWORD", "sink-secret")
+    monkeypatch.setenv("TRACECODE_API_CLICKHOUSE_USER", "tracecode_reader")
+    monkeypatch.setenv("TRACECODE_API_CLICKHOUSE_PASSWORD", "reader-secret")
+    monkeypatch.setenv("TRACECODE_API_TOKEN", "a-token-of-twenty-chars")
+    config = load_settings().api_config([])
+    assert config.history is not None
+    assert (config.history.url, config.history.username, config.history.password) == (
+        "https://clickhouse:8443",
+        "tracecode_reader",
+        "reader-secret",
+    )
+    assert config.token == "a-token-of-twenty-chars"
+    assert config.web_urls == ("http://127.0.0.1:6066",)  # the default worker
+
+
+def test_a_short_api_token_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACECODE_API_TOKEN", "short")
+    with pytest.raises(SettingsError, match="TRACECODE_API_"):
+        load_settings()

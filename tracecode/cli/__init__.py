@@ -9,6 +9,7 @@ import click
 from schemas.framing import SchemaNotRegisteredError, SchemaRegistryRequestError
 from tracecode import __version__
 from tracecode.cli import (
+    api,
     broker,
     config,
     demo,
@@ -87,3 +88,4 @@ main.add_command(tail.tail)
 main.add_command(demo.demo)
 main.add_command(status.status)
 main.add_command(webhooks.webhooks)
+main.add_command(api.api)

@@ -1,0 +1,132 @@
+"""The tracking service's HTTP API (FastAPI): the public view, the support view, health.
+
+Endpoints are synchronous: FastAPI runs them in its thread pool, where the calls to the workers'
+web views and to ClickHouse may block. Errors are JSON (``{"error": ..., ...}``), never a stack
+trace: 400 for a malformed code (naming the rule it broke), 404 for a code no source knows, 401
+and 403 for a missing or wrong token, 503 with ``Retry-After`` when no source answers.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.config import ApiConfig
+from api.history import ClickHouseHistory
+from api.tracking import HistoryStore, HistoryUnavailableError, Tracking, track
+from api.views import public_view, support_view
+from schemas.codes import parse_code
+from schemas.errors import InvalidCodeError
+
+RETRY_AFTER_S = 5
+"""What ``Retry-After`` says when no source answers."""
+
+Tracker = Callable[[str], Tracking]
+"""Looks one canonical code up in the live state and the history."""
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, message, extra fields and headers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = fields
+        self.headers = headers or {}
+
+
+def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
+    """The service; ``tracker`` replaces the lookup (tests)."""
+    lookup = tracker or _tracker(config)
+    app = FastAPI(
+        title="tracecode tracking API",
+        version="1",
+        description="Track a parcel by its traceability code, check that the product is "
+        "genuine, and give support staff everything about a shipment.",
+    )
+
+    @app.exception_handler(ApiError)
+    def _api_error(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(
+            {"error": error.message, **error.fields}, error.status, headers=error.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": "invalid request", "details": error.errors()}, 400)
+
+    def canonical(code: str) -> str:
+        try:
+            return parse_code(code, marketplace=config.marketplace).canonical
+        except InvalidCodeError as error:
+            raise ApiError(400, str(error), rule=error.rule, detail=error.detail) from None
+
+    def found(code: str) -> Tracking:
+        tracking = lookup(canonical(code))
+        if not tracking.live.ok and not tracking.history.ok:
+            raise ApiError(
+                503,
+                "the shipment data cannot be read right now; try again shortly",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        if not tracking.seen:
+            raise ApiError(404, f"no shipment is known by the code {tracking.code}")
+        return tracking
+
+    def staff(authorization: Annotated[str | None, Header()] = None) -> None:
+        if config.token is None:
+            raise ApiError(503, "the support endpoints are off: set TRACECODE_API_TOKEN")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise ApiError(
+                401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not hmac.compare_digest(given.encode(), config.token.encode()):
+            raise ApiError(403, "the token is not valid")
+
+    @app.get("/v1/track/{code}", summary="Track a parcel (public)")
+    def track_public(code: str) -> dict[str, Any]:
+        """Status in plain words, the timeline (local times with their offsets, city and
+        country) and the verdict: genuine, suspicious (why, and what to do) or unknown."""
+        return public_view(found(code))
+
+    @app.get(
+        "/v1/shipments/{code}", summary="A shipment, for support", dependencies=[Depends(staff)]
+    )
+    def shipment(code: str) -> dict[str, Any]:
+        """Everything known: status, dispatch (seller, order), every alert with its evidence,
+        the timeline with ids, where each source stands, and what to do."""
+        return support_view(found(code))
+
+    @app.get("/health", summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _tracker(config: ApiConfig) -> Tracker:
+    history = config.history
+
+    def open_history() -> HistoryStore:
+        if history is None:
+            raise HistoryUnavailableError("no history is configured for the tracking service")
+        return ClickHouseHistory.open(history)
+
+    def lookup(code: str) -> Tracking:
+        return track(code, config.web_urls, open_history)
+
+    return lookup
