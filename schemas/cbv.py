@@ -13,7 +13,8 @@ Terms may be written in any of the three forms EPCIS documents use: the bare wor
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from schemas.status import SubStatus
 
@@ -253,4 +254,24 @@ def sub_status_for(biz_step: str | None, disposition: str | None) -> SubStatus |
         return BIZ_STEP_SUB_STATUS.get(step)
     if disp == "in_transit":
         return SubStatus.IN_TRANSIT
+    return None
+
+
+EXTENSION_NAMESPACE = "urn:tracecode:epcis:"
+"""JSON-LD namespace of tracecode's EPCIS extension fields; its exports bind the prefix
+``tracecode`` to it in their ``@context``."""
+SUB_STATUS_EXTENSION = "tracecode:subStatus"
+"""The extension field in which an EPCIS export carries the exact sub-status: CBV is coarser
+than the status model, so bizStep and disposition alone lose some (a delivery reads as an
+arrival)."""
+
+
+def extension_sub_status(event: Mapping[str, Any]) -> SubStatus | None:
+    """The sub-status a tracecode export carried in ``event`` (the prefixed field or its full
+    IRI), or ``None`` when there is none or it is no sub-status."""
+    value = event.get(SUB_STATUS_EXTENSION)
+    if value is None:
+        value = event.get(EXTENSION_NAMESPACE + SUB_STATUS_EXTENSION.partition(":")[2])
+    if isinstance(value, str) and value in SubStatus.__members__:
+        return SubStatus(value)
     return None

@@ -45,14 +45,22 @@ def context_entries(value: Any) -> list[str | JsonObject]:
     return [entry for entry in entries if isinstance(entry, str | dict)]
 
 
+EVENT_LIST_PATH: dict[str, tuple[str, ...]] = {
+    "document": ("epcisBody", "eventList"),
+    "query": ("epcisBody", "queryResults", "resultsBody", "eventList"),
+}
+"""Where each kind of document keeps its events."""
+
+
 @dataclass(frozen=True, slots=True)
 class CaptureInput:
     """A parsed capture input, not yet validated."""
 
     body: JsonObject
     """The JSON object as read."""
-    kind: Literal["document", "event"]
-    """An ``EPCISDocument`` or a single event."""
+    kind: Literal["document", "query", "event"]
+    """An ``EPCISDocument``, an ``EPCISQueryDocument`` (a query's answer, read for its
+    events) or a single event."""
 
     @property
     def events(self) -> list[Any]:
@@ -60,9 +68,10 @@ class CaptureInput:
         until validated."""
         if self.kind == "event":
             return [self.body]
-        body = self.body.get("epcisBody")
-        events = body.get("eventList") if isinstance(body, dict) else None
-        return events if isinstance(events, list) else []
+        holder: Any = self.body
+        for key in EVENT_LIST_PATH[self.kind]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        return holder if isinstance(holder, list) else []
 
     @property
     def context(self) -> list[str | JsonObject]:
@@ -103,15 +112,11 @@ def read_input(data: bytes | str) -> CaptureInput:
     if kind in EVENT_TYPES:
         return CaptureInput(body, "event")
     if kind == "EPCISQueryDocument":
-        raise _rejected(
-            "document-type",
-            "an EPCISQueryDocument is the answer to a query, not capture input: send its "
-            "events in an EPCISDocument (or one at a time)",
-            field="type",
-        )
+        return CaptureInput(body, "query")
     raise _rejected(
         "document-type",
-        f"type {kind!r} is neither EPCISDocument nor one of the EPCIS 2.0 event types "
+        f"type {kind!r} is neither EPCISDocument, EPCISQueryDocument nor one of the EPCIS 2.0 "
+        "event types "
         f"({', '.join(sorted(EVENT_TYPES))})",
         field="type",
     )

@@ -26,7 +26,7 @@ from typing import Literal
 from producers.epcis.document import JsonObject
 from producers.epcis.locations import MasterData, location_of
 from producers.epcis.times import parse_offset, parse_timestamp, written_offset
-from schemas.cbv import CbvKind, cbv_term, sub_status_for
+from schemas.cbv import CbvKind, cbv_term, extension_sub_status, sub_status_for
 from schemas.codes import parse_code
 from schemas.errors import InvalidCodeError
 from schemas.records import CarrierScan, Location
@@ -107,7 +107,10 @@ def retraction_id(event_id: str, declaration_time: datetime) -> str:
 
 
 def _sub_status(event: JsonObject) -> SubStatus | None:
-    return sub_status_for(event.get("bizStep"), event.get("disposition"))
+    # A tracecode export's exact sub-status first: its CBV terms alone are coarser.
+    return extension_sub_status(event) or sub_status_for(
+        event.get("bizStep"), event.get("disposition")
+    )
 
 
 def _no_movement(event: JsonObject) -> str:

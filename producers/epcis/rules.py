@@ -47,7 +47,7 @@ def _document(capture: CaptureInput) -> Iterator[Finding]:
             "(https://ref.gs1.org/standards/epcis/epcis-context.jsonld), which gives the "
             "fields and bare CBV words their meaning",
         )
-    if capture.kind == "document":
+    if capture.kind != "event":
         version = capture.body.get("schemaVersion")
         if isinstance(version, str) and version.split(".")[0] != "2":
             yield (

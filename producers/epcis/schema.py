@@ -302,3 +302,31 @@ DOCUMENT: Schema = _object(
     required=("@context", "type", "schemaVersion", "creationDate", "epcisBody"),
 )
 """The ``EPCISDocument`` envelope."""
+
+QUERY_DOCUMENT: Schema = _object(
+    {
+        **{
+            name: DOCUMENT["properties"][name]
+            for name in ("@context", "id", "schemaVersion", "creationDate", "epcisHeader")
+        },
+        "type": {"const": "EPCISQueryDocument"},
+        "epcisBody": _object(
+            {
+                "queryResults": _object(
+                    {
+                        "queryName": {"type": "string"},
+                        "subscriptionID": {"type": "string"},
+                        "resultsBody": _object(
+                            {"eventList": _list({"type": "object", "required": ["type"]})},
+                            required=("eventList",),
+                        ),
+                    },
+                    required=("queryName", "resultsBody"),
+                )
+            },
+            required=("queryResults",),
+        ),
+    },
+    required=("@context", "type", "schemaVersion", "creationDate", "epcisBody"),
+)
+"""The ``EPCISQueryDocument`` envelope (a query's answer), read for the events it holds."""

@@ -7,13 +7,12 @@ each event against the schema of its type, so every problem is placed in its eve
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from producers.epcis.document import CaptureInput
+from producers.epcis.document import EVENT_LIST_PATH, CaptureInput
 from producers.epcis.errors import Problem
-from producers.epcis.schema import DOCUMENT, EVENTS, EXTENSION_EVENT, Schema
+from producers.epcis.schema import DOCUMENT, EVENTS, EXTENSION_EVENT, QUERY_DOCUMENT, Schema
 
 
 def _validator(schema: Schema) -> Draft202012Validator:
@@ -21,7 +20,7 @@ def _validator(schema: Schema) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-_DOCUMENT = _validator(DOCUMENT)
+_ENVELOPES = {"document": _validator(DOCUMENT), "query": _validator(QUERY_DOCUMENT)}
 _EVENTS = {kind: _validator(schema) for kind, schema in EVENTS.items()}
 _EXTENSION_EVENT = _validator(EXTENSION_EVENT)
 
@@ -29,9 +28,10 @@ _EXTENSION_EVENT = _validator(EXTENSION_EVENT)
 def structural_problems(capture: CaptureInput) -> list[Problem]:
     """Every way ``capture`` departs from the capture schemas, each placed in its event."""
     problems: list[Problem] = []
-    if capture.kind == "document":
-        for error in _DOCUMENT.iter_errors(capture.body):
-            problems.extend(_problems(error, None, None, capture.events))
+    envelope = _ENVELOPES.get(capture.kind)
+    if envelope is not None:
+        for error in envelope.iter_errors(capture.body):
+            problems.extend(_problems(error, None, None, capture))
     elif "@context" not in capture.body:
         problems.append(
             Problem("@context", "required", "a single event must carry its @context", 0)
@@ -44,18 +44,20 @@ def structural_problems(capture: CaptureInput) -> list[Problem]:
             _EVENTS.get(kind, _EXTENSION_EVENT) if isinstance(kind, str) else _EXTENSION_EVENT
         )
         for error in validator.iter_errors(event):
-            problems.extend(_problems(error, index, event_id, capture.events))
+            problems.extend(_problems(error, index, event_id, capture))
     # jsonschema reports each missing required field as its own error of the same keyword.
     return list(dict.fromkeys(problems))
 
 
 def _problems(
-    error: ValidationError, index: int | None, event_id: str | None, events: list[Any]
+    error: ValidationError, index: int | None, event_id: str | None, capture: CaptureInput
 ) -> Iterable[Problem]:
     path = list(error.absolute_path)
-    if index is None and path[:2] == ["epcisBody", "eventList"] and len(path) > 2:
+    events = capture.events
+    prefix = list(EVENT_LIST_PATH.get(capture.kind, ()))
+    if index is None and prefix and path[: len(prefix)] == prefix and len(path) > len(prefix):
         # An envelope problem inside the event list (an event that is no object, has no type).
-        index, path = int(path[2]), path[3:]
+        index, path = int(path[len(prefix)]), path[len(prefix) + 1 :]
         event = events[index]
         given = event.get("eventID") if isinstance(event, dict) else None
         event_id = given if isinstance(given, str) else None

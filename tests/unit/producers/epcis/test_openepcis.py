@@ -182,3 +182,20 @@ def test_invalid_documents_are_rejected_naming_event_and_field(name: str) -> Non
     for index, field, _ in REJECTED_FOR[name]:
         where = f"event {index}, field {field}" if index is not None else f"field {field}"
         assert where in message
+
+
+QUERY_SCANS: dict[str, int] = {
+    # The same events as the capture documents of the same names, as a query's answer.
+    "CurieString_document.json": 1,
+    "QueryDocumentWithMultipleEvents.json": 3,
+    "SensorData_with_combined_events.json": 4,
+}
+
+
+@pytest.mark.parametrize("path", sorted((CAPTURE.parent / "Query").glob("*.json")), ids=str)
+def test_query_documents_are_read_for_their_events(path: Path) -> None:
+    body = json.loads(path.read_text())
+    events = body["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    result = capture(path.read_bytes())
+    assert result.summary.events_read == len(events) > 0
+    assert result.summary.scans == QUERY_SCANS.get(path.name, 0)

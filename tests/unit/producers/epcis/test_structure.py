@@ -32,7 +32,6 @@ def test_a_valid_document_and_a_single_event_have_no_problems() -> None:
         ('{"type": "ObjectEvent", "type": "ObjectEvent"}', "json", "'type' appears twice"),
         ('{"type": "ObjectEvent", "value": NaN}', "json", "NaN is not a JSON number"),
         ("[1, 2]", "document-type", "must be a JSON object"),
-        ('{"type": "EPCISQueryDocument"}', "document-type", "answer to a query"),
         ('{"type": "Invoice"}', "document-type", "neither EPCISDocument"),
         ("{}", "document-type", "neither EPCISDocument"),
         ("[" * 100_000 + "]" * 100_000, "json", "nested too deeply"),
@@ -157,3 +156,37 @@ def test_messages_fit_the_failure() -> None:
     not_a_list = problems_of(document(object_event(epcList="urn:x:1")))
     assert [p.message for p in listed_twice] == ["lists the same value more than once"]
     assert [p.message for p in not_a_list] == ["'urn:x:1' is not of type 'array'"]
+
+
+def query_document(*events: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **document(),
+        "type": "EPCISQueryDocument",
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": list(events)},
+            }
+        },
+    }
+
+
+def test_a_query_document_is_read_for_its_events() -> None:
+    capture = read_input(dumps(query_document(object_event(), object_event())))
+    assert capture.kind == "query"
+    assert len(capture.events) == 2
+    assert structural_problems(capture) == []
+
+
+def test_a_query_document_places_its_problems_in_its_events() -> None:
+    bad = {key: value for key, value in object_event().items() if key != "eventTime"}
+    problems = problems_of(query_document(object_event(), bad, "not an event"))
+    assert {(p.event_index, p.field, p.rule) for p in problems} >= {
+        (1, "eventTime", "required"),
+        (2, "", "type"),
+    }
+    empty = problems_of({**query_document(), "epcisBody": {"queryResults": {}}})
+    assert {p.field for p in empty} == {
+        "epcisBody.queryResults.queryName",
+        "epcisBody.queryResults.resultsBody",
+    }
