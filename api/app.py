@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -17,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.config import ApiConfig
+from api.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
+from api.epcis import epcis_document
 from api.history import ClickHouseHistory
 from api.tracking import HistoryStore, HistoryUnavailableError, Tracking, track
 from api.views import public_view, support_view
@@ -110,6 +113,19 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
         """Everything known: status, dispatch (seller, order), every alert with its evidence,
         the timeline with ids, where each source stands, and what to do."""
         return support_view(found(code))
+
+    @app.get(
+        "/v1/shipments/{code}/epcis",
+        summary="A shipment's history as EPCIS 2.0",
+        dependencies=[Depends(staff)],
+        response_class=JSONResponse,
+        responses={200: {"content": {EPCIS_MEDIA_TYPE: {}}}},
+    )
+    def shipment_epcis(code: str) -> JSONResponse:
+        """The standing carrier scans as an EPCIS 2.0 JSON-LD ``EPCISQueryDocument`` of
+        ObjectEvents (docs/api.md); ``tracecode ingest epcis`` reads it back."""
+        document = epcis_document(found(code), datetime.now(UTC))
+        return JSONResponse(document, media_type=EPCIS_MEDIA_TYPE)
 
     @app.get("/health", summary="Liveness")
     def health() -> dict[str, str]:
