@@ -9,10 +9,12 @@ and 403 for a missing or wrong token, 503 with ``Retry-After`` when no source an
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,17 +22,23 @@ from fastapi.responses import JSONResponse
 from api.config import ApiConfig
 from api.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
 from api.epcis import epcis_document
+from api.estimate import estimate, lane, progress_of
 from api.history import ClickHouseHistory
 from api.tracking import HistoryStore, HistoryUnavailableError, Tracking, track
 from api.views import public_view, support_view
 from schemas.codes import parse_code
 from schemas.errors import InvalidCodeError
+from schemas.validation import COUNTRIES
+
+log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5
 """What ``Retry-After`` says when no source answers."""
 
 Tracker = Callable[[str], Tracking]
 """Looks one canonical code up in the live state and the history."""
+History = Callable[[], HistoryStore]
+"""Opens the history (raises :class:`HistoryUnavailableError` when it cannot)."""
 
 
 class ApiError(Exception):
@@ -53,7 +61,8 @@ class ApiError(Exception):
 
 def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
     """The service; ``tracker`` replaces the lookup (tests)."""
-    lookup = tracker or _tracker(config)
+    open_history = _history(config)
+    lookup = tracker or _tracker(config, open_history)
     app = FastAPI(
         title="tracecode tracking API",
         version="1",
@@ -104,7 +113,20 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
     def track_public(code: str) -> dict[str, Any]:
         """Status in plain words, the timeline (local times with their offsets, city and
         country) and the verdict: genuine, suspicious (why, and what to do) or unknown."""
-        return public_view(found(code))
+        tracking = found(code)
+        return {**public_view(tracking), "estimated_delivery": estimated(tracking)}
+
+    def estimated(tracking: Tracking) -> dict[str, Any] | None:
+        progress = progress_of(tracking.timeline, tracking.dispatch)
+        if progress is None:
+            return None
+        try:
+            with open_history() as store:
+                window = estimate(store, progress)
+        except (HistoryUnavailableError, ClickHouseError, OSError) as error:
+            log.warning("no delivery estimate", extra={"code": tracking.code, "error": str(error)})
+            return None
+        return None if window is None else window.to_json()
 
     @app.get(
         "/v1/shipments/{code}", summary="A shipment, for support", dependencies=[Depends(staff)]
@@ -127,6 +149,25 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
         document = epcis_document(found(code), datetime.now(UTC))
         return JSONResponse(document, media_type=EPCIS_MEDIA_TYPE)
 
+    @app.get("/v1/lanes/{origin}/{destination}", summary="Transit times of a lane")
+    def lane_figures(origin: str, destination: str) -> dict[str, Any]:
+        """For buyers before they order: p50 and p90 transit days from dispatch to delivery
+        between two countries (ISO 3166-1 alpha-2), the share delivered by the promised date,
+        and how many deliveries that rests on."""
+        countries = [place.upper() for place in (origin, destination)]
+        unknown = [place for place in countries if place not in COUNTRIES]
+        if unknown:
+            raise ApiError(400, f"not an ISO 3166-1 alpha-2 country code: {', '.join(unknown)}")
+        try:
+            with open_history() as store:
+                return lane(store, *countries).to_json()
+        except (HistoryUnavailableError, ClickHouseError, OSError):
+            raise ApiError(
+                503,
+                "the shipment history cannot be read right now; try again shortly",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from None
+
     @app.get("/health", summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -134,7 +175,7 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
     return app
 
 
-def _tracker(config: ApiConfig) -> Tracker:
+def _history(config: ApiConfig) -> History:
     history = config.history
 
     def open_history() -> HistoryStore:
@@ -142,6 +183,10 @@ def _tracker(config: ApiConfig) -> Tracker:
             raise HistoryUnavailableError("no history is configured for the tracking service")
         return ClickHouseHistory.open(history)
 
+    return open_history
+
+
+def _tracker(config: ApiConfig, open_history: History) -> Tracker:
     def lookup(code: str) -> Tracking:
         return track(code, config.web_urls, open_history)
 

@@ -74,6 +74,7 @@ def test_a_delivered_parcel_in_plain_words_and_local_times(
     assert body["status"]["status"] == "DELIVERED"
     assert body["status"]["description"] == texts.describe(body["status"]["sub_status"])
     assert body["verdict"] == {"verdict": "genuine", "reason": texts.GENUINE}
+    assert body["estimated_delivery"] is None  # delivered already
     events = sorted(
         (r for r in scenario.history if r["code"] == code),
         key=lambda r: (r["event_time"], r["event_id"]),
