@@ -17,12 +17,14 @@ from typing import Annotated, Any
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from api.config import ApiConfig
 from api.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
 from api.epcis import epcis_document
 from api.estimate import estimate, lane, progress_of
+from api.guards import RequestLimits
 from api.history import ClickHouseHistory
 from api.tracking import HistoryStore, HistoryUnavailableError, Tracking, track
 from api.views import public_view, support_view
@@ -69,6 +71,15 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
         description="Track a parcel by its traceability code, check that the product is "
         "genuine, and give support staff everything about a shipment.",
     )
+
+    app.middleware("http")(RequestLimits(config.rate_limit, config.max_body_bytes))
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language"],
+        )
 
     @app.exception_handler(ApiError)
     def _api_error(_: Request, error: ApiError) -> JSONResponse:

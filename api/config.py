@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from limits import parse
+
 from schemas.codes import DEFAULT_MARKETPLACE_FORMAT, MarketplaceFormat
 
 
@@ -33,8 +35,21 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     marketplace: MarketplaceFormat = DEFAULT_MARKETPLACE_FORMAT
+    rate_limit: str = "60/minute"
+    """Requests one client may make to the public endpoints (``limits`` notation)."""
+    max_body_bytes: int = 16_384
+    cors_origins: tuple[str, ...] = ()
+    """Origins whose pages may call the API from a browser; none by default."""
 
     def __post_init__(self) -> None:
+        try:
+            parse(self.rate_limit)
+        except ValueError:
+            raise ValueError(
+                f"rate limit {self.rate_limit!r} is not a rate such as 60/minute or 5/second"
+            ) from None
+        if self.max_body_bytes < 1:
+            raise ValueError("the request body limit must be at least 1 byte")
         if self.token is not None and len(self.token) < 16:
             raise ValueError("the API token must be at least 16 characters long")
         if not 0 < self.port < 65536:

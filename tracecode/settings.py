@@ -429,6 +429,17 @@ class ApiSettings(BaseSettings):
     clickhouse_password: SecretStr | None = Field(
         None, description="Its password; default: TRACECODE_SINK_PASSWORD."
     )
+    rate_limit: str = Field(
+        "60/minute",
+        description="Requests one client may make to the public endpoints (e.g. 60/minute, "
+        "5/second); beyond it: 429 with Retry-After.",
+    )
+    max_body_bytes: int = Field(16_384, ge=1, description="Largest request body accepted (413).")
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins whose pages may call the API from a browser; "
+        "empty: none.",
+    )
 
 
 class Settings(BaseSettings):
@@ -653,6 +664,11 @@ class Settings(BaseSettings):
                 token=token.get_secret_value() if token else None,
                 host=host or self.api.host,
                 port=port or self.api.port,
+                rate_limit=self.api.rate_limit,
+                max_body_bytes=self.api.max_body_bytes,
+                cors_origins=tuple(
+                    origin.strip() for origin in self.api.cors_origins.split(",") if origin.strip()
+                ),
             )
         except ValueError as error:
             raise ValueError(f"tracking service settings (TRACECODE_API_*): {error}") from error

@@ -211,3 +211,45 @@ def test_the_openapi_document_lists_the_endpoints(client: TestClient) -> None:
 def test_the_config_refuses_a_short_token() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         ApiConfig(web_urls=(), history=None, token="short")
+
+
+def test_the_public_endpoints_are_rate_limited_per_client() -> None:
+    config = ApiConfig(web_urls=(), history=None, token=TOKEN, rate_limit="3/minute")
+    with TestClient(create_app(config)) as limited:
+        answers = [limited.get("/v1/track/TC000000000001X").status_code for _ in range(4)]
+        assert answers == [400, 400, 400, 429]
+        refused = limited.get("/v1/lanes/CN/ES")
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert "3 per 1 minute" in refused.json()["error"]
+        # Support staff are not counted against the public rate.
+        assert limited.get("/v1/shipments/TC000000000001L").status_code == 401
+
+
+def test_a_large_body_is_refused_before_anything_reads_it() -> None:
+    config = ApiConfig(web_urls=(), history=None, max_body_bytes=1024)
+    with TestClient(create_app(config)) as small:
+        response = small.post("/v1/track/TC000000000001L", content=b"x" * 2048)
+    assert response.status_code == 413
+    assert "1024 bytes" in response.json()["error"]
+
+
+def test_cors_is_off_unless_origins_are_configured() -> None:
+    preflight = {
+        "Origin": "https://shop.example",
+        "Access-Control-Request-Method": "GET",
+    }
+    with TestClient(create_app(ApiConfig(web_urls=(), history=None))) as closed:
+        assert (
+            "access-control-allow-origin"
+            not in closed.options("/v1/track/TC000000000001L", headers=preflight).headers
+        )
+    config = ApiConfig(web_urls=(), history=None, cors_origins=("https://shop.example",))
+    with TestClient(create_app(config)) as open_:
+        answer = open_.options("/v1/track/TC000000000001L", headers=preflight)
+    assert answer.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+def test_a_bad_rate_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="not a rate"):
+        ApiConfig(web_urls=(), history=None, rate_limit="lots")
