@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -26,6 +26,7 @@ from api.epcis import epcis_document
 from api.estimate import estimate, lane, progress_of
 from api.guards import RequestLimits
 from api.history import ClickHouseHistory
+from api.texts import texts_for
 from api.tracking import HistoryStore, HistoryUnavailableError, Tracking, track
 from api.views import public_view, support_view
 from schemas.codes import parse_code
@@ -121,11 +122,20 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
             raise ApiError(403, "the token is not valid")
 
     @app.get("/v1/track/{code}", summary="Track a parcel (public)")
-    def track_public(code: str) -> dict[str, Any]:
+    def track_public(
+        code: str,
+        response: Response,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
         """Status in plain words, the timeline (local times with their offsets, city and
-        country) and the verdict: genuine, suspicious (why, and what to do) or unknown."""
+        country), the verdict (genuine, suspicious with why and what to do, or unknown) and the
+        estimated delivery, in the best language of ``Accept-Language`` (en, es, fr, de, pt,
+        ru)."""
         tracking = found(code)
-        return {**public_view(tracking), "estimated_delivery": estimated(tracking)}
+        words = texts_for(accept_language)
+        response.headers["Content-Language"] = words.language
+        response.headers["Vary"] = "Accept-Language"
+        return {**public_view(tracking, words), "estimated_delivery": estimated(tracking)}
 
     def estimated(tracking: Tracking) -> dict[str, Any] | None:
         progress = progress_of(tracking.timeline, tracking.dispatch)

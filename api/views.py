@@ -11,25 +11,27 @@ from datetime import datetime
 from typing import Any
 
 from api import texts
+from api.texts import Texts
 from api.tracking import Tracking, VerdictKind
 
 
-def public_view(tracking: Tracking) -> dict[str, Any]:
-    """What ``GET /v1/track/{code}`` answers."""
+def public_view(tracking: Tracking, words: Texts) -> dict[str, Any]:
+    """What ``GET /v1/track/{code}`` answers, its sentences in ``words``' language."""
     status = tracking.status
     return {
         "code": tracking.code,
+        "language": words.language,
         "status": None
         if status is None
         else {
             "status": status.status,
             "sub_status": status.sub_status,
-            "description": texts.describe(status.sub_status),
+            "description": words.describe(status.sub_status),
             "city": status.city,
             "country": status.country,
             "carrier": status.carrier,
         },
-        "verdict": _public_verdict(tracking),
+        "verdict": _public_verdict(tracking, words),
         "timeline": [
             {
                 "time": entry.time.isoformat(),
@@ -38,7 +40,7 @@ def public_view(tracking: Tracking) -> dict[str, Any]:
                 "country": entry.country,
                 "status": entry.status,
                 "sub_status": entry.sub_status,
-                "description": _describe(entry.kind, entry.sub_status),
+                "description": _describe(entry.kind, entry.sub_status, words),
             }
             for entry in tracking.timeline
             if not entry.retracted and entry.kind != "RETRACTION"
@@ -88,24 +90,24 @@ def advice(tracking: Tracking) -> list[str]:
     return notes
 
 
-def _public_verdict(tracking: Tracking) -> dict[str, Any]:
+def _public_verdict(tracking: Tracking, words: Texts) -> dict[str, Any]:
     verdict = tracking.verdict
     if verdict.kind is VerdictKind.SUSPICIOUS:
         return {
             "verdict": verdict.kind.value,
-            "reason": texts.clone_reason(list(verdict.rules)),
-            "advice": texts.SUSPICIOUS_ADVICE,
+            "reason": words.clone_reason(list(verdict.rules)),
+            "advice": words(texts.SUSPICIOUS_ADVICE),
         }
     if verdict.kind is VerdictKind.GENUINE:
-        return {"verdict": verdict.kind.value, "reason": texts.GENUINE}
+        return {"verdict": verdict.kind.value, "reason": words(texts.GENUINE)}
     reason = texts.NEVER_DISPATCHED if tracking.seen else texts.NEVER_SEEN
-    return {"verdict": verdict.kind.value, "reason": reason}
+    return {"verdict": verdict.kind.value, "reason": words(reason)}
 
 
-def _describe(kind: str, sub_status: str | None) -> str | None:
+def _describe(kind: str, sub_status: str | None, words: Texts) -> str | None:
     if sub_status:
-        return texts.describe(sub_status)
-    return texts.describe("DISPATCHED") if kind == "DISPATCH" else None
+        return words.describe(sub_status)
+    return words.describe("DISPATCHED") if kind == "DISPATCH" else None
 
 
 def _offset(moment: datetime) -> str:

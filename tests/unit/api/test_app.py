@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from api import texts
 from api.app import create_app
 from api.config import ApiConfig, HistoryTarget
+from api.texts import texts_for
 from schemas.codes import MarketplaceFormat, marketplace_code
 from sinks.endpoint import QueryEndpoint
 from tests import sinkdata
@@ -27,6 +28,7 @@ from tests.sinkdata import Scenario
 from tests.stores import stored_scenario, web_view
 
 TOKEN = "support-token-0123456789"
+ENGLISH = texts_for(None)
 IDENTIFYING = ("seller_id", "order_id", "facility_id", "tracking_number", "event_id")
 """Fields of the support view that must never reach the public one."""
 SCENARIO_CODES = MarketplaceFormat(check_character=False)
@@ -72,7 +74,8 @@ def test_a_delivered_parcel_in_plain_words_and_local_times(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"]["status"] == "DELIVERED"
-    assert body["status"]["description"] == texts.describe(body["status"]["sub_status"])
+    assert body["language"] == "en"
+    assert body["status"]["description"] == ENGLISH.describe(body["status"]["sub_status"])
     assert body["verdict"] == {"verdict": "genuine", "reason": texts.GENUINE}
     assert body["estimated_delivery"] is None  # delivered already
     events = sorted(
@@ -253,3 +256,28 @@ def test_cors_is_off_unless_origins_are_configured() -> None:
 def test_a_bad_rate_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="not a rate"):
         ApiConfig(web_urls=(), history=None, rate_limit="lots")
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("es-ES,es;q=0.9,en;q=0.5", "es"),
+        ("de;q=0.2, ru", "ru"),
+        ("fr-CA", "fr"),
+        ("pt-BR;q=0.8, ja", "pt"),
+        ("ja, zh-Hant", "en"),
+        ("*", "en"),
+    ],
+)
+def test_the_public_view_speaks_the_readers_language(
+    client: TestClient, scenario: Scenario, header: str, language: str
+) -> None:
+    response = client.get(f"/v1/track/{scenario.clone}", headers={"Accept-Language": header})
+    body = response.json()
+    assert body["language"] == language
+    assert response.headers["Content-Language"] == language
+    words = texts.Texts(language, texts.catalog(language))
+    assert body["verdict"]["advice"] == words(texts.SUSPICIOUS_ADVICE)
+    assert body["status"]["description"] == words.describe(body["status"]["sub_status"])
+    if language != "en":
+        assert body["verdict"]["advice"] != texts.SUSPICIOUS_ADVICE
