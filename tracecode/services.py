@@ -29,10 +29,13 @@ class ServiceKind(StrEnum):
 
     WORKER = "worker"
     SINK = "sink"
+    API = "api"
 
 
 SINK_NAME = "sink"
 """The name a sink announces itself with (workers use their worker id)."""
+API_NAME = "api"
+"""The name the tracking service announces itself with."""
 
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
 

@@ -1,4 +1,4 @@
-"""The local tracecode stack the demo runs: broker, topics, workers and a sink.
+"""The local tracecode stack the demo runs: broker, topics, workers, a sink, the tracking API.
 
 Workers and the sink run as ``tracecode worker`` / ``tracecode sink`` child processes, each in
 a session of its own (a Ctrl-C in the terminal reaches the demo only, which then stops them in
@@ -29,7 +29,7 @@ from tracecode.broker import LocalBroker, answers_metadata
 from tracecode.endpoints import EndpointError, WorkerHealth, get, worker_health
 from tracecode.errors import TracecodeError
 from tracecode.processes import is_alive, port_is_free, wait_until
-from tracecode.services import SINK_NAME, ServiceKind, ServiceRegistry, local_url
+from tracecode.services import API_NAME, SINK_NAME, ServiceKind, ServiceRegistry, local_url
 from tracecode.settings import Settings
 from tracecode.topics import ApplyResult, admin_client, apply, topic_specs
 
@@ -89,6 +89,8 @@ class Readiness:
     workers: dict[str, WorkerHealth | None]
     sink: bool
     partitions: int
+    api: bool = True
+    """The tracking service answers (true when the stack runs none)."""
 
     @property
     def workers_ready(self) -> bool:
@@ -101,7 +103,7 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return self.workers_ready and self.sink
+        return self.workers_ready and self.sink and self.api
 
     def describe(self) -> str:
         """What is still missing, for people."""
@@ -114,6 +116,7 @@ class Readiness:
             else:
                 parts.append(f"{name} {health.phase}")
         parts.append("sink ready" if self.sink else "sink starting")
+        parts.append("tracking API ready" if self.api else "tracking API starting")
         return ", ".join(parts)
 
 
@@ -206,6 +209,12 @@ class LocalStack:
             "TRACECODE_SINK_QUERY_PORT / TRACECODE_SINK_METRICS_PORT",
         )
 
+    def start_api(self) -> ServiceProcess:
+        """The tracking service (``tracecode api``), reading through the workers and the sink."""
+        port = self.settings.api.port
+        url = local_url(self.settings.api.host, port)
+        return self._ensure(ServiceKind.API, API_NAME, url, [port], ["api"], "TRACECODE_API_PORT")
+
     def _ensure(
         self,
         kind: ServiceKind,
@@ -263,13 +272,18 @@ class LocalStack:
     def sink(self) -> ServiceProcess | None:
         return next((s for s in self.services if s.kind is ServiceKind.SINK), None)
 
+    @property
+    def api(self) -> ServiceProcess | None:
+        return next((s for s in self.services if s.kind is ServiceKind.API), None)
+
     def readiness(self) -> Readiness:
         """Ask every service whether it serves."""
-        sink = self.sink
+        sink, api = self.sink, self.api
         return Readiness(
             workers={w.name: worker_health(w.url, timeout=2.0) for w in self.workers},
             sink=sink is not None and _sink_answers(sink.url),
             partitions=self.settings.topics.partitions,
+            api=api is None or _api_answers(api.url),
         )
 
     def check_alive(self) -> None:
@@ -377,6 +391,13 @@ class _Record:
             if (found := registry.find(kind, name)) is not None and found.pid == pid
         ]
         return _Record(self.broker_started, alive)
+
+
+def _api_answers(url: str) -> bool:
+    try:
+        return get(f"{url}/health", timeout=2.0).status == 200
+    except EndpointError:
+        return False
 
 
 def _sink_answers(url: str) -> bool:

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from producers.simulator import HardCase, Simulation, SimulationConfig, simulate
@@ -62,8 +63,8 @@ class Demo:
 
 def demo_env(data_dir: Path) -> dict[str, str]:
     prefix = unique("test") + "."
-    # Two workers, the sink's query endpoint and its metrics.
-    port = consecutive_free_ports(4)
+    # Two workers, the sink's query endpoint and its metrics, the tracking API.
+    port = consecutive_free_ports(5)
     return {
         **os.environ,
         "TRACECODE_DATA_DIR": str(data_dir),
@@ -71,6 +72,7 @@ def demo_env(data_dir: Path) -> dict[str, str]:
         "TRACECODE_WORKER_WEB_PORT": str(port),
         "TRACECODE_SINK_QUERY_PORT": str(port + 2),
         "TRACECODE_SINK_METRICS_PORT": str(port + 3),
+        "TRACECODE_API_PORT": str(port + 4),
         "COLUMNS": "200",
     }
 
@@ -149,6 +151,8 @@ def test_the_screen_shows_the_report(demo: Demo) -> None:
     assert f"tracecode track {examples['delivered']['code']}" in screen
     assert f"tracecode track {examples['suspected_clone']['code']} --json" in screen
     assert "curl http://127.0.0.1:" in screen
+    api = f"http://127.0.0.1:{demo.env['TRACECODE_API_PORT']}"
+    assert f"curl {api}/v1/track/{examples['delivered']['code']}" in screen
     assert "tracecode demo stop" in screen
     # Progress went to stderr, stage by stage.
     for stage in ("produced", "joined", "stored"):
@@ -175,6 +179,23 @@ def test_track_a_delivered_shipment(demo: Demo) -> None:
     assert document["timeline"][0]["kind"] == "DISPATCH"
     assert document["timeline"][-1]["status"] == "DELIVERED"
     assert document["sources"]["live"]["ok"] and document["sources"]["history"]["ok"]
+
+
+def test_the_tracking_api_answers_for_the_demo_s_shipments(demo: Demo) -> None:
+    api = f"http://127.0.0.1:{demo.env['TRACECODE_API_PORT']}"
+    delivered = demo.report["examples"]["delivered"]["code"]
+    public = httpx.get(f"{api}/v1/track/{delivered}", headers={"Accept-Language": "fr"})
+    assert public.status_code == 200, public.text
+    body = public.json()
+    assert body["language"] == "fr"
+    assert body["status"]["status"] == "DELIVERED"
+    assert body["verdict"]["verdict"] == "genuine"
+    assert body["timeline"] and body["timeline"][-1]["status"] == "DELIVERED"
+    clone = demo.report["examples"]["suspected_clone"]["code"]
+    assert httpx.get(f"{api}/v1/track/{clone}").json()["verdict"]["verdict"] == "suspicious"
+    origin, destination = body["timeline"][0]["country"], body["timeline"][-1]["country"]
+    lane = httpx.get(f"{api}/v1/lanes/{origin}/{destination}").json()
+    assert lane["sample_size"] > 0
 
 
 def test_track_a_clone(demo: Demo) -> None:
@@ -223,6 +244,7 @@ def test_status_shows_the_running_stack(demo: Demo) -> None:
     for name in ("worker-1", "worker-2"):
         assert any(name in line and "ready" in line for line in lines), name
     assert any(line.split()[:2] == ["sink", "ready"] for line in lines if line.split())
+    assert any(line.split()[:3] == ["tracking", "API", "ready"] for line in lines), lines
     lag_rows = [
         row for row in map(str.split, lines) if len(row) == 4 and row[1] in ("workers", "sink")
     ]
@@ -255,7 +277,7 @@ def test_another_simulation_over_the_same_topics_is_refused(demo: Demo) -> None:
 def test_demo_stop_stops_what_the_demo_left(demo: Demo) -> None:
     registry = ServiceRegistry.of(demo.data_dir)
     services = registry.running()
-    assert {s.kind for s in services} == {ServiceKind.WORKER, ServiceKind.SINK}
+    assert {s.kind for s in services} == {ServiceKind.WORKER, ServiceKind.SINK, ServiceKind.API}
 
     result = demo.tracecode("demo", "stop")
 

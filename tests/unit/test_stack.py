@@ -44,9 +44,12 @@ def test_workers_are_ready_when_every_partition_is_served_once(
 
 
 def test_readiness_says_what_is_missing() -> None:
-    readiness = Readiness({"w1": health(0, 1, 2), "w2": None}, sink=False, partitions=6)
+    readiness = Readiness({"w1": health(0, 1, 2), "w2": None}, sink=False, partitions=6, api=False)
 
-    assert readiness.describe() == "w1 ready (3 partitions), w2 starting, sink starting"
+    assert readiness.describe() == (
+        "w1 ready (3 partitions), w2 starting, sink starting, tracking API starting"
+    )
+    assert not readiness.ready
 
 
 METRICS = """# HELP tracecode_streams_alerts_total Alerts emitted, by kind.

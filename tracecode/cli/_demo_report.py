@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from urllib.parse import quote
 
 from rich import box
 from rich.console import Console
@@ -146,6 +147,11 @@ def _next_steps(console: Console, report: Report, stack: LocalStack, kept: bool)
             "any read-only SQL",
         ),
     ]
+    api = stack.api
+    if api is not None and delivered:
+        public = f"{api.url}/v1/track/{quote(delivered, safe='')}"
+        commands.append((f"curl {shlex.quote(public)}", "the tracking API's public view"))
+        commands.append((f"open {api.url}/docs", "the tracking API's OpenAPI pages"))
     if delivered and workers:
         url = shipment_url(workers[0].url, delivered)
         commands.append((f"curl {shlex.quote(url)}", "the live state from a worker's web view"))

@@ -9,7 +9,7 @@ import uvicorn
 
 from api.app import create_app
 from tracecode.cli._output import console
-from tracecode.services import ServiceKind, ServiceRegistry
+from tracecode.services import API_NAME, ServiceKind, ServiceRegistry, local_url
 from tracecode.settings import Settings
 
 
@@ -47,5 +47,7 @@ def api(settings: Settings, host: str | None, port: int | None) -> None:
     # it found in place: make that one a no-op, so a requested stop exits 0 like the others.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, lambda *_: None)
-    server.run()
+    url = local_url(config.host, config.port, "")
+    with registry.registered(ServiceKind.API, API_NAME, {"http": url}):
+        server.run()
     console.print("Tracking API stopped.")

@@ -199,6 +199,7 @@ def _pipeline(settings: Settings, stack: LocalStack, options: Options) -> Report
     )
     stack.start_workers(options.workers)
     stack.start_sink()
+    stack.start_api()
     _wait_ready(stack, options.timeout)
     sink = settings.sink_config()
     worker_urls = [w.url for w in stack.workers]
@@ -250,7 +251,7 @@ def _done(message: str) -> None:
 def _wait_ready(stack: LocalStack, timeout: float) -> Readiness:
     started = time.monotonic()
     deadline = started + timeout
-    with err_console.status("Starting the workers and the sink") as status:
+    with err_console.status("Starting the workers, the sink and the tracking API") as status:
         while True:
             stack.check_alive()
             readiness = stack.readiness()

@@ -11,7 +11,7 @@ from rich.table import Table
 from sinks.query import endpoint_answers
 from tracecode.broker import LocalBroker
 from tracecode.cli._output import console
-from tracecode.endpoints import sink_health, worker_health
+from tracecode.endpoints import EndpointError, get, sink_health, worker_health
 from tracecode.errors import TracecodeError
 from tracecode.lag import GroupLag, KafkaOffsets
 from tracecode.services import Service, ServiceKind, ServiceRegistry
@@ -83,6 +83,8 @@ def _services(settings: Settings) -> Table:
         table.add_row(*_sink_row(sink))
     if not sinks:
         table.add_row("sink", "[yellow]not running[/]", "-", "-", "start: tracecode sink")
+    for api in registry.running(ServiceKind.API):
+        table.add_row(*_api_row(api))
     return table
 
 
@@ -114,6 +116,16 @@ def _sink_row(sink: Service) -> tuple[str, ...]:
         state = "[red]not answering[/]"
     address = queries or metrics or "-"
     return (escape(sink.name), state, str(sink.pid), escape(address), escape(detail))
+
+
+def _api_row(api: Service) -> tuple[str, ...]:
+    url = api.urls.get("http", "")
+    try:
+        answering = bool(url) and get(f"{url}/health", timeout=2.0).status == 200
+    except EndpointError:
+        answering = False
+    state = "[green]ready[/]" if answering else "[red]not answering[/]"
+    return ("tracking API", state, str(api.pid), escape(url), "OpenAPI at /docs")
 
 
 def _lag_table(offsets: KafkaOffsets, lags: list[tuple[str, GroupLag]]) -> Table:
