@@ -421,6 +421,12 @@ class ApiSettings(BaseSettings):
         description="Bearer token of the support endpoints (/v1/shipments/...), at least 16 "
         "characters; unset: those endpoints answer 503.",
     )
+    worker_urls: str = Field(
+        "",
+        description="Comma-separated worker web views to ask for live state (any worker routes "
+        "a code to its owner); empty: the workers running on this machine, else "
+        "TRACECODE_WORKER_WEB_HOST:TRACECODE_WORKER_WEB_PORT.",
+    )
     clickhouse_user: str | None = Field(
         None,
         description="ClickHouse user the service reads history as (a server only); default: "
@@ -641,8 +647,9 @@ class Settings(BaseSettings):
     def api_config(
         self, web_urls: Sequence[str], host: str | None = None, port: int | None = None
     ) -> ApiConfig:
-        """The tracking service's config; ``web_urls`` are the workers to ask (the CLI finds
-        the running ones), ``host`` and ``port`` override the settings."""
+        """The tracking service's config; ``web_urls`` are the workers found running (the CLI
+        finds them; TRACECODE_API_WORKER_URLS wins), ``host`` and ``port`` override the
+        settings."""
         sink = self.sink_config()
         target = sink.clickhouse
         if target.embedded:
@@ -656,8 +663,9 @@ class Settings(BaseSettings):
             password = api_password.get_secret_value() if api_password else target.password
         token = self.api.token
         try:
+            configured = tuple(u.strip() for u in self.api.worker_urls.split(",") if u.strip())
             return ApiConfig(
-                web_urls=tuple(web_urls) or (self.worker_config().web_url,),
+                web_urls=configured or tuple(web_urls) or (self.worker_config().web_url,),
                 history=None
                 if url is None
                 else HistoryTarget(url, target.database, username, password),

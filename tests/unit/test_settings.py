@@ -180,6 +180,11 @@ def test_the_tracking_service_reads_a_server_as_its_own_user(
     )
     assert config.token == "a-token-of-twenty-chars"
     assert config.web_urls == ("http://127.0.0.1:6066",)  # the default worker
+    monkeypatch.setenv("TRACECODE_API_WORKER_URLS", "http://web-a:6066, http://web-b:6066")
+    assert load_settings().api_config(["http://found:6066"]).web_urls == (
+        "http://web-a:6066",
+        "http://web-b:6066",
+    )
 
 
 def test_a_short_api_token_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:

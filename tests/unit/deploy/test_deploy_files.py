@@ -39,6 +39,8 @@ from prometheus_client.metrics import MetricWrapperBase
 
 import streams.runtime.app
 import streams.runtime.web
+from api.app import create_app
+from api.config import ApiConfig
 from sinks.health import SinkHealth
 from sinks.metrics import SinkMetrics
 from sinks.monitoring import monitoring_app
@@ -98,7 +100,9 @@ def example_env() -> dict[str, str]:
     """deploy/compose/.env.example with every empty value filled in, as an operator would."""
     filled = {}
     for key, value in read_env_file(COMPOSE_DIR / ".env.example").items():
-        filled[key] = value or ("MkU3OEVCNTcwNTJENDM2Qk" if key == "KAFKA_CLUSTER_ID" else "x1")
+        filled[key] = value or (
+            "MkU3OEVCNTcwNTJENDM2Qk" if key == "KAFKA_CLUSTER_ID" else "filled-in-by-the-operator"
+        )
     return filled
 
 
@@ -208,7 +212,7 @@ def container_environment(container: Mapping[str, Any]) -> dict[str, str]:
         elif "fieldRef" in entry["valueFrom"]:
             value = fields[entry["valueFrom"]["fieldRef"]["fieldPath"]]
         else:
-            value = "placeholder-secret"
+            value = "placeholder-secret-value"
         env[entry["name"]] = value
     return env
 
@@ -227,6 +231,8 @@ def config_for(settings: Settings, args: list[str]) -> object:
         return settings.topics_config()
     if args[:1] == ["webhooks"]:
         return settings.webhooks_config()
+    if args[:1] == ["api"]:
+        return settings.api_config([])
     raise AssertionError(f"no config known for command {args}")
 
 
@@ -486,6 +492,30 @@ def test_compose_workers_have_their_own_state_and_web_port() -> None:
     scrape = yaml.safe_load(PROMETHEUS_COMPOSE.read_text())
     jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
     assert set(jobs["tracecode-worker"]["static_configs"][0]["targets"]) == targets
+
+
+def test_the_tracking_api_reaches_the_workers_and_is_probed_where_it_answers() -> None:
+    services = compose_services()
+    (api,) = (s for s in tracecode_services().values() if s["command"] == ["api"])
+    env = service_environment(api)
+    assert env["TRACECODE_API_HOST"] == "0.0.0.0"
+    workers = {
+        f"http://{s['hostname']}:{service_environment(s)['TRACECODE_WORKER_WEB_PORT']}"
+        for s in services.values()
+        if s.get("command") == ["worker"]
+    }
+    assert set(env["TRACECODE_API_WORKER_URLS"].split(",")) == workers
+    assert "127.0.0.1:8080/health" in str(api["healthcheck"]["test"])
+    routes = {route.path for route in create_app(ApiConfig(web_urls=(), history=None)).routes}
+    assert "/health" in routes
+    (container,) = (c for _, c in tracecode_containers() if c["args"] == ["api"])
+    k8s_env = container_environment(container)
+    web = next(d for d in k8s_documents() if d["metadata"]["name"] == "tracecode-web")
+    (port,) = (p["port"] for p in web["spec"]["ports"])
+    assert k8s_env["TRACECODE_API_WORKER_URLS"] == f"http://tracecode-web:{port}"
+    assert {container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")} == {
+        "/health"
+    }
 
 
 def test_webhooks_metrics_reach_prometheus_and_the_probes() -> None:
