@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -27,14 +27,22 @@ from api.estimate import estimate, lane, progress_of
 from api.guards import RequestLimits
 from api.history import ClickHouseHistory
 from api.texts import texts_for
-from api.tracking import HistoryStore, HistoryUnavailableError, Tracking, track
+from api.tracking import (
+    HistoryStore,
+    HistoryUnavailableError,
+    Tracking,
+    recent_alerts,
+    track,
+)
 from api.views import public_view, support_view
 from schemas.codes import parse_code
 from schemas.errors import InvalidCodeError
 from schemas.validation import COUNTRIES
+from schemas.webhooks import alert_kinds
 
 log = logging.getLogger(__name__)
 
+ALERT_KINDS = tuple(sorted(alert_kinds()))
 RETRY_AFTER_S = 5
 """What ``Retry-After`` says when no source answers."""
 
@@ -169,6 +177,28 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
         ObjectEvents (docs/api.md); ``tracecode ingest epcis`` reads it back."""
         document = epcis_document(found(code), datetime.now(UTC))
         return JSONResponse(document, media_type=EPCIS_MEDIA_TYPE)
+
+    @app.get("/v1/alerts", summary="Recent alerts, for support", dependencies=[Depends(staff)])
+    def alerts(
+        kind: Annotated[str | None, Query(description="e.g. SUSPECTED_CLONE, STALLED")] = None,
+        since: Annotated[datetime | None, Query(description="ISO 8601, with an offset")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Alerts newest first, with their evidence: of one kind, detected since a time."""
+        if kind is not None and kind not in ALERT_KINDS:
+            raise ApiError(400, f"no alert kind {kind!r}; kinds: {', '.join(ALERT_KINDS)}")
+        if since is not None and since.utcoffset() is None:
+            raise ApiError(400, "since needs a UTC offset, e.g. 2026-12-01T00:00:00Z")
+        try:
+            with open_history() as store:
+                found = recent_alerts(store, kind, since, limit)
+        except (HistoryUnavailableError, ClickHouseError, OSError):
+            raise ApiError(
+                503,
+                "the shipment history cannot be read right now; try again shortly",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from None
+        return {"alerts": [alert.to_json() for alert in found]}
 
     @app.get("/v1/lanes/{origin}/{destination}", summary="Transit times of a lane")
     def lane_figures(origin: str, destination: str) -> dict[str, Any]:

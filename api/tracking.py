@@ -156,9 +156,12 @@ class Alert:
     detected_at: datetime
     message: str
     evidence: tuple[Mapping[str, Any], ...]
+    code: str | None = None
+    """The shipment's code, in lists of several shipments' alerts."""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **({"code": self.code} if self.code is not None else {}),
             "alert_id": self.alert_id,
             "kind": self.kind,
             "rule": self.rule,
@@ -301,6 +304,28 @@ def track(code: str, web_urls: Sequence[str], open_history: Callable[[], History
     except OSError as error:
         history_source = Source(False, f"ClickHouse did not answer: {error}")
     return assemble(code, live, history, live_source, history_source)
+
+
+RECENT_ALERTS_SQL = """
+SELECT alert_id, code, kind, rule, severity, detected_at, message, evidence
+FROM alerts
+WHERE ({kind:Nullable(String)} IS NULL OR kind = {kind:Nullable(String)})
+    AND detected_at >= {since:DateTime64(3, 'UTC')}
+ORDER BY detected_at DESC, alert_id
+LIMIT {limit:UInt32}
+"""
+
+
+def recent_alerts(
+    client: HistoryStore, kind: str | None, since: datetime | None, limit: int
+) -> list[Alert]:
+    """The newest ``limit`` alerts (of ``kind``, detected at or after ``since``)."""
+    params = {
+        "kind": kind,
+        "since": since or datetime(1970, 1, 1, tzinfo=UTC),
+        "limit": limit,
+    }
+    return [_alert(row) for row in client.query(RECENT_ALERTS_SQL, params).named_results()]
 
 
 def read_history(client: HistoryStore, code: str) -> History:
@@ -485,6 +510,7 @@ def _alert(row: Mapping[str, Any]) -> Alert:
     except ValueError:
         evidence = []
     return Alert(
+        code=row.get("code"),
         alert_id=row["alert_id"],
         kind=row["kind"],
         rule=row["rule"],

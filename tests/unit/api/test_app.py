@@ -281,3 +281,47 @@ def test_the_public_view_speaks_the_readers_language(
     assert body["status"]["description"] == words.describe(body["status"]["sub_status"])
     if language != "en":
         assert body["verdict"]["advice"] != texts.SUSPICIOUS_ADVICE
+
+
+def test_recent_alerts_for_support_newest_first_by_kind_and_time(
+    client: TestClient, scenario: Scenario
+) -> None:
+    everything = client.get("/v1/alerts", params={"limit": 1000}, headers=staff())
+    assert everything.status_code == 200, everything.text
+    alerts = everything.json()["alerts"]
+    assert {a["alert_id"] for a in alerts} == {a["alert_id"] for a in scenario.alerts}
+    times = [datetime.fromisoformat(a["detected_at"]) for a in alerts]
+    assert times == sorted(times, reverse=True)
+
+    clones = client.get("/v1/alerts", params={"kind": "SUSPECTED_CLONE"}, headers=staff())
+    assert {a["code"] for a in clones.json()["alerts"]} == {scenario.clone}
+    assert all(a["evidence"] for a in clones.json()["alerts"])
+
+    middle = times[len(times) // 2]
+    since = client.get(
+        "/v1/alerts", params={"since": middle.isoformat(), "limit": 1000}, headers=staff()
+    ).json()["alerts"]
+    assert {a["alert_id"] for a in since} == {
+        a["alert_id"] for a, t in zip(alerts, times, strict=True) if t >= middle
+    }
+    assert len(client.get("/v1/alerts", params={"limit": 2}, headers=staff()).json()["alerts"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"kind": "PANIC"}, "no alert kind 'PANIC'"),
+        ({"since": "2026-12-01T00:00:00"}, "needs a UTC offset"),
+        ({"limit": 0}, "invalid request"),
+    ],
+)
+def test_bad_alert_queries_say_what_is_wrong(
+    client: TestClient, params: dict[str, Any], says: str
+) -> None:
+    response = client.get("/v1/alerts", params=params, headers=staff())
+    assert response.status_code == 400
+    assert says in response.json()["error"]
+
+
+def test_alerts_need_the_token(client: TestClient) -> None:
+    assert client.get("/v1/alerts").status_code == 401
