@@ -18,7 +18,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.config import ApiConfig
 from api.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
@@ -26,6 +27,8 @@ from api.epcis import epcis_document
 from api.estimate import estimate, lane, progress_of
 from api.guards import RequestLimits
 from api.history import ClickHouseHistory
+from api.page import STATIC, TEMPLATES
+from api.page import context as page_context
 from api.texts import texts_for
 from api.tracking import (
     HistoryStore,
@@ -218,6 +221,33 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
                 "the shipment history cannot be read right now; try again shortly",
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             ) from None
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def tracking_page(
+        request: Request,
+        code: str | None = None,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> HTMLResponse:
+        words = texts_for(accept_language)
+        view, error_status = None, None
+        if code is not None and code.strip():
+            try:
+                tracking = found(code)
+            except ApiError as error:
+                error_status = error.status
+            else:
+                view = {**public_view(tracking, words), "estimated_delivery": estimated(tracking)}
+        response = TEMPLATES.TemplateResponse(
+            request,
+            "track.html",
+            page_context(words, code, view, error_status),
+            status_code=error_status or 200,
+        )
+        response.headers["Content-Language"] = words.language
+        response.headers["Vary"] = "Accept-Language"
+        return response
 
     @app.get("/health", summary="Liveness")
     def health() -> dict[str, str]:

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 PUBLIC_PREFIXES = ("/v1/track/", "/v1/lanes/", "/v1/verify/")
-"""Paths anyone may call, the ones the rate applies to."""
+"""Paths anyone may call, the ones the rate applies to (and the page, when it looks a code
+up)."""
 
 Next = Callable[[Request], Awaitable[Response]]
 
@@ -38,7 +39,8 @@ class RequestLimits:
             return JSONResponse(
                 {"error": f"the request body may hold at most {self._max_body} bytes"}, 413
             )
-        if request.url.path.startswith(PUBLIC_PREFIXES):
+        path = request.url.path
+        if path.startswith(PUBLIC_PREFIXES) or (path == "/" and "code" in request.query_params):
             client = request.client.host if request.client else "unknown"
             if not self._limiter.hit(self._rate, client):
                 reset = self._limiter.get_window_stats(self._rate, client).reset_time

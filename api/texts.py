@@ -89,6 +89,28 @@ SUSPICIOUS_ADVICE = N_(
     "marketplace and report the code."
 )
 
+PAGE: tuple[str, ...] = (
+    N_("Track a parcel"),
+    N_("Traceability code"),
+    N_("Track"),
+    N_("Enter the code from the parcel's label or the product."),
+    N_("Verdict"),
+    N_("Genuine"),
+    N_("Suspicious"),
+    N_("Unknown"),
+    N_("Status"),
+    N_("Estimated delivery"),
+    N_("between {p50} and {p90}"),
+    N_("based on {count} deliveries on this route"),
+    N_("Timeline"),
+)
+"""The tracking page's own words (``api/templates/track.html``)."""
+
+NOT_A_CODE = N_("This is not a valid traceability code: check it for typos.")
+NO_SUCH_CODE = N_("No parcel is known by this code.")
+UNAVAILABLE = N_("Tracking is unavailable right now; please try again in a few minutes.")
+TOO_MANY = N_("Too many requests; please wait a moment and try again.")
+
 
 class Texts:
     """The public view's sentences in one language."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -196,6 +197,53 @@ def test_the_tracking_api_answers_for_the_demo_s_shipments(demo: Demo) -> None:
     origin, destination = body["timeline"][0]["country"], body["timeline"][-1]["country"]
     lane = httpx.get(f"{api}/v1/lanes/{origin}/{destination}").json()
     assert lane["sample_size"] > 0
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (.ci/run installs Debian's)")
+def test_the_tracking_page_in_a_browser(demo: Demo) -> None:
+    """Headless Chromium on the demo's tracking page, desktop and phone sized."""
+    from playwright.sync_api import sync_playwright
+
+    api = f"http://127.0.0.1:{demo.env['TRACECODE_API_PORT']}"
+    examples = demo.report["examples"]
+    shots = demo.data_dir / "screenshots"
+    shots.mkdir(exist_ok=True)
+    delivered = httpx.get(f"{api}/v1/track/{examples['delivered']['code']}").json()
+    assert delivered["status"]["status"] == "DELIVERED"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            for name, viewport in (("desktop", (1024, 760)), ("phone", (390, 844))):
+                page = browser.new_page(
+                    viewport={"width": viewport[0], "height": viewport[1]}, locale="en-US"
+                )
+                page.goto(api)
+                page.fill("#code", examples["delivered"]["code"])
+                page.click("button[type=submit]")
+                page.wait_for_selector(".verdict")
+                assert page.inner_text(".badge") == "Genuine"
+                assert page.locator("ol.timeline li").count() >= 3
+                assert page.inner_text(".status").strip() == delivered["status"]["description"]
+                page.screenshot(path=str(shots / f"delivered-{name}.png"))
+
+                page.goto(f"{api}/?code={examples['suspected_clone']['code']}")
+                assert page.inner_text(".badge") == "Suspicious"
+                assert "copied" in page.inner_text(".verdict")
+                page.screenshot(path=str(shots / f"clone-{name}.png"))
+
+                page.goto(f"{api}/?code=TC000000000001X")
+                assert "not a valid traceability code" in page.inner_text(".error")
+                page.screenshot(path=str(shots / f"malformed-{name}.png"))
+                if name == "phone":
+                    width = page.evaluate("document.documentElement.scrollWidth")
+                    assert width <= viewport[0], "the page must not scroll sideways on a phone"
+                page.close()
+        finally:
+            browser.close()
+    assert len(list(shots.glob("*.png"))) == 6
 
 
 def test_track_a_clone(demo: Demo) -> None:

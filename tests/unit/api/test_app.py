@@ -325,3 +325,53 @@ def test_bad_alert_queries_say_what_is_wrong(
 
 def test_alerts_need_the_token(client: TestClient) -> None:
     assert client.get("/v1/alerts").status_code == 401
+
+
+def test_the_page_asks_for_a_code(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<input type="text" id="code" name="code"' in page.text
+    assert "<script" not in page.text  # readable without JavaScript
+    assert client.get("/static/tracecode.css").status_code == 200  # served here, no CDN
+    assert "http://" not in page.text and "https://" not in page.text
+
+
+def test_the_page_shows_a_delivered_parcel_newest_event_first(
+    client: TestClient, scenario: Scenario
+) -> None:
+    code = scenario.delivered[0].code
+    page = client.get("/", params={"code": code})
+    assert page.status_code == 200
+    assert 'class="card verdict verdict-genuine"' in page.text
+    assert ">Genuine<" in page.text
+    items = page.text.split('<ol class="timeline">')[1].split("</ol>")[0].count("<li>")
+    assert items == len([r for r in scenario.history if r["code"] == code])
+    first = page.text.split('<p class="what">')[1].split("</p>")[0]
+    assert first == ENGLISH.describe("DELIVERED_TO_RECIPIENT") or "delivered" in first
+
+
+def test_the_page_speaks_the_readers_language(client: TestClient, scenario: Scenario) -> None:
+    page = client.get(
+        "/", params={"code": scenario.clone}, headers={"Accept-Language": "de-DE,de;q=0.9"}
+    )
+    assert '<html lang="de">' in page.text
+    assert ">Verdächtig<" in page.text and "Paket verfolgen" in page.text
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "says"),
+    [
+        ("TC000000000001X", 400, "This is not a valid traceability code"),
+        ("TC000000000002J", 404, "No parcel is known by this code."),
+    ],
+)
+def test_the_page_says_what_is_wrong_with_a_code(
+    code: str, status: int, says: str, history: HistoryTarget
+) -> None:
+    config = ApiConfig(web_urls=(), history=history)
+    with TestClient(create_app(config)) as strict:
+        page = strict.get("/", params={"code": code})
+    assert page.status_code == status
+    assert says in page.text
+    assert f'value="{code}"' in page.text  # the code stays in the field, to correct it
