@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from api.config import ApiConfig
 from api.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
 from api.epcis import epcis_document
-from api.estimate import estimate, lane, progress_of
+from api.estimate import TransitTimes, progress_of
 from api.guards import RequestLimits
 from api.history import ClickHouseHistory
 from api.page import STATIC, TEMPLATES
@@ -77,6 +77,7 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
     """The service; ``tracker`` replaces the lookup (tests)."""
     open_history = _history(config)
     lookup = tracker or _tracker(config, open_history)
+    transit = TransitTimes(open_history)
     app = FastAPI(
         title="tracecode tracking API",
         version="1",
@@ -153,8 +154,7 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
         if progress is None:
             return None
         try:
-            with open_history() as store:
-                window = estimate(store, progress)
+            window = transit.estimate(progress)
         except (HistoryUnavailableError, ClickHouseError, OSError) as error:
             log.warning("no delivery estimate", extra={"code": tracking.code, "error": str(error)})
             return None
@@ -213,8 +213,7 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
         if unknown:
             raise ApiError(400, f"not an ISO 3166-1 alpha-2 country code: {', '.join(unknown)}")
         try:
-            with open_history() as store:
-                return lane(store, *countries).to_json()
+            return transit.lane(*countries).to_json()
         except (HistoryUnavailableError, ClickHouseError, OSError):
             raise ApiError(
                 503,

@@ -10,10 +10,14 @@ on a handful of parcels would promise more than it knows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from cachetools import TTLCache
 
 from api.tracking import HistoryStore, TimelineEntry
 from schemas.status import STATUS_OF, Status, SubStatus
@@ -124,6 +128,15 @@ class Progress:
     milestone: SubStatus
     reached_at: datetime
 
+    @property
+    def lane(self) -> LaneKey:
+        """What the window depends on besides the time: the lane, carrier and milestone."""
+        return (self.origin, self.destination, self.carrier, self.milestone)
+
+
+LaneKey = tuple[str, str, str, SubStatus]
+"""Origin country, destination country, first-mile carrier, milestone."""
+
 
 def progress_of(
     timeline: Sequence[TimelineEntry], dispatch: Mapping[str, Any] | None
@@ -153,24 +166,69 @@ def progress_of(
 def estimate(store: HistoryStore, progress: Progress) -> Estimate | None:
     """The delivery window of a parcel at ``progress``, or ``None`` when its lane has fewer
     than :data:`MIN_SAMPLES` deliveries from its milestone."""
-    sql = _FROM_MILESTONE.replace("{reached}", _reached(progress.milestone))
-    rows = list(
-        store.query(
-            sql,
-            _params(
-                progress.origin,
-                progress.destination,
-                {
-                    "carrier": progress.carrier,
-                    "milestone": progress.milestone.value,
-                },
-            ),
-        ).named_results()
-    )
+    return _window(progress, remaining(store, progress.lane))
+
+
+def remaining(store: HistoryStore, key: LaneKey) -> tuple[timedelta, timedelta, int] | None:
+    """p50 and p90 of the time from ``key``'s milestone to delivery on its lane, and the count
+    they rest on; ``None`` below :data:`MIN_SAMPLES`."""
+    origin, destination, carrier, milestone = key
+    sql = _FROM_MILESTONE.replace("{reached}", _reached(milestone))
+    params = _params(origin, destination, {"carrier": carrier, "milestone": milestone.value})
+    rows = list(store.query(sql, params).named_results())
     quantiles, count = (rows[0]["q"], int(rows[0]["n"])) if rows else ([], 0)
     if count < MIN_SAMPLES:
         return None
     p50, p90 = (timedelta(seconds=float(value)) for value in quantiles)
+    return p50, p90, count
+
+
+class TransitTimes:
+    """:func:`remaining` and :func:`lane` behind a cache of ``ttl_s`` seconds per lane.
+
+    A lane's figures rest on many deliveries and move slowly, while every page view asks for
+    them: without the cache each view would scan the lane's history in ClickHouse.
+    """
+
+    def __init__(
+        self,
+        open_history: Callable[[], HistoryStore],
+        ttl_s: float = 600.0,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._open = open_history
+        self._cache: TTLCache[tuple[Any, ...], Any] = TTLCache(4096, ttl_s, timer=timer)
+        self._lock = threading.Lock()
+
+    def estimate(self, progress: Progress) -> Estimate | None:
+        """The window of ``progress``, as :func:`estimate` gives it."""
+        figures = self._cached(("remaining", *progress.lane), lambda s: remaining(s, progress.lane))
+        return _window(progress, figures)
+
+    def lane(self, origin: str, destination: str) -> LaneFigures:
+        """The figures of a lane, as :func:`lane` gives them."""
+        found: LaneFigures = self._cached(
+            ("lane", origin, destination), lambda s: lane(s, origin, destination)
+        )
+        return found
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[HistoryStore], Any]) -> Any:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        with self._open() as store:
+            value = compute(store)
+        with self._lock:
+            self._cache[key] = value
+        return value
+
+
+def _window(
+    progress: Progress, figures: tuple[timedelta, timedelta, int] | None
+) -> Estimate | None:
+    if figures is None:
+        return None
+    p50, p90, count = figures
     return Estimate(
         progress.reached_at + p50,
         progress.reached_at + p90,

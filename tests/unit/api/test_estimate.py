@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,14 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.config import ApiConfig, HistoryTarget
-from api.estimate import DELIVERED, MIN_SAMPLES, Progress, estimate, progress_of
+from api.estimate import (
+    DELIVERED,
+    MIN_SAMPLES,
+    Progress,
+    TransitTimes,
+    estimate,
+    progress_of,
+)
 from api.tracking import read_history
 from schemas.status import SubStatus
 from sinks.config import ClickHouseTarget
@@ -184,3 +191,32 @@ def test_a_lane_of_unknown_countries_is_400(api: TestClient) -> None:
     response = api.get("/v1/lanes/XX/CN")
     assert response.status_code == 400
     assert "XX" in response.json()["error"]
+
+
+def test_lane_figures_are_kept_for_a_while_not_queried_per_view(
+    target: ClickHouseTarget, full: Scenario, held_out: dict[str, tuple[datetime, datetime]]
+) -> None:
+    opened: list[QueryClient] = []
+    now = [0.0]
+
+    def open_history() -> QueryClient:
+        opened.append(QueryClient.open(target))
+        return opened[-1]
+
+    transit = TransitTimes(open_history, ttl_s=60.0, timer=lambda: now[0])
+    code = next(iter(held_out))
+    with QueryClient.open(target) as client:
+        progress = progress_of(read_history(client, code).timeline, dispatch_of(full, code))
+        assert progress is not None
+        direct = estimate(client, progress)
+    first, again = transit.estimate(progress), transit.estimate(progress)
+    assert first == again == direct
+    assert len(opened) == 1
+    later = replace(progress, reached_at=progress.reached_at + timedelta(hours=5))
+    moved = transit.estimate(later)  # the same lane and milestone: the same figures
+    assert moved is not None and first is not None
+    assert moved.p50 - first.p50 == timedelta(hours=5)
+    assert len(opened) == 1
+    now[0] = 61.0
+    transit.estimate(progress)
+    assert len(opened) == 2
