@@ -113,11 +113,7 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
     def found(code: str) -> Tracking:
         tracking = lookup(canonical(code))
         if not tracking.live.ok and not tracking.history.ok:
-            raise ApiError(
-                503,
-                "the shipment data cannot be read right now; try again shortly",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
+            raise _unavailable("the shipment data")
         if not tracking.seen:
             raise ApiError(404, f"no shipment is known by the code {tracking.code}")
         return tracking
@@ -196,11 +192,7 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
             with open_history() as store:
                 found = recent_alerts(store, kind, since, limit)
         except (HistoryUnavailableError, ClickHouseError, OSError):
-            raise ApiError(
-                503,
-                "the shipment history cannot be read right now; try again shortly",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            ) from None
+            raise _unavailable("the shipment history") from None
         return {"alerts": [alert.to_json() for alert in found]}
 
     @app.get("/v1/lanes/{origin}/{destination}", summary="Transit times of a lane")
@@ -215,11 +207,7 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
         try:
             return transit.lane(*countries).to_json()
         except (HistoryUnavailableError, ClickHouseError, OSError):
-            raise ApiError(
-                503,
-                "the shipment history cannot be read right now; try again shortly",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            ) from None
+            raise _unavailable("the shipment history") from None
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -253,6 +241,14 @@ def create_app(config: ApiConfig, tracker: Tracker | None = None) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _unavailable(what: str) -> ApiError:
+    return ApiError(
+        503,
+        f"{what} cannot be read right now; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def _history(config: ApiConfig) -> History:
